@@ -1,0 +1,32 @@
+import type { Sql } from '../db/client.js';
+import type { JobTypeRegistry } from '../job-types/registry.js';
+import type { Logger } from '../lib/logger.js';
+import { createBatchActivities } from './batch.js';
+import { createChunkActivities } from './chunk.js';
+import { createConsolidationActivities } from './consolidation.js';
+import { createDocumentActivities } from './documents.js';
+import { createJobActivities } from './job.js';
+
+export interface ActivityDeps {
+  sql: Sql;
+  registry: JobTypeRegistry;
+  log: Logger;
+}
+
+/** Every activity the worker registers, built over injected dependencies. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createBatchActivities(deps),
+    ...createJobActivities(deps),
+    ...createChunkActivities(deps),
+    ...createConsolidationActivities(deps),
+    ...createDocumentActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+export type { BatchPlan, BatchSnapshot } from './batch.js';
+export type { JobOutcome } from './job.js';
+export type { ChunkArgs, ChunkResult, RetryEntry } from './chunk.js';
+export type { ConsolidationClaim, ConsolidationState } from './consolidation.js';
+export type { SimilaritySummary } from './documents.js';

@@ -1,0 +1,84 @@
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import * as jobs from '../db/jobs.js';
+import { getJobTenantSettings } from '../db/tenant-settings.js';
+import { FailureTypes, type JobStatus } from '../lib/names.js';
+import { classifyFailure, MAX_ERROR_MESSAGE, toApplicationFailure, jobTypeOrFail } from './failures.js';
+import type { ActivityDeps } from './index.js';
+import { jobMetrics, jobsEnded } from './job-metrics.js';
+
+export interface JobOutcome {
+  /** The job's status after this call: its earlier outcome when it had ended already. */
+  status: JobStatus;
+}
+
+export interface FailedJobOutcome extends JobOutcome {
+  /** The batch's failed counter after this call, for the failure tolerance. */
+  batchFailed: number;
+}
+
+export function createJobActivities({ sql, registry, log }: ActivityDeps) {
+  return {
+    /**
+     * One attempt of one job: record the start, run the handler, record the outcome.
+     * A job that has ended already (an earlier attempt finished but its worker died
+     * before telling Temporal) is not run again: its status comes back as it is.
+     */
+    async runJob({ jobId }: { jobId: string }): Promise<JobOutcome> {
+      const ctx = Context.current();
+      const attempt = await jobs.startAttempt(sql, jobId);
+      if (!attempt) {
+        throw ApplicationFailure.create({ type: FailureTypes.NotFound, nonRetryable: true, message: `job ${jobId} no longer exists` });
+      }
+      if (!attempt.started) return { status: attempt.status };
+
+      const type = jobTypeOrFail(registry, attempt.jobType);
+      const parsed = type.input.safeParse(attempt.input);
+      if (!parsed.success) {
+        const message = `input no longer matches the '${type.name}' schema: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`;
+        await jobs.recordAttemptError(sql, jobId, FailureTypes.InvalidJobInput, message);
+        throw ApplicationFailure.create({ type: FailureTypes.InvalidJobInput, nonRetryable: true, message });
+      }
+
+      // Heartbeats prove the worker is alive and carry cancellation in; handlers that
+      // never heartbeat themselves still get both.
+      const every = Math.max(200, Math.floor(type.policy.heartbeatTimeoutMs / 3));
+      const beat = setInterval(() => ctx.heartbeat(), every);
+      const jobLog = log.child({ jobId, batchId: attempt.batchId, tenantId: attempt.tenantId, attempt: attempt.attempts, workflowId: ctx.info.workflowExecution?.workflowId });
+      const metrics = jobMetrics(type.name);
+      const startedAt = performance.now();
+      try {
+        const output = await type.handler(parsed.data, {
+          attempt: attempt.attempts,
+          jobId,
+          batchId: attempt.batchId,
+          tenantId: attempt.tenantId,
+          signal: ctx.cancellationSignal,
+          heartbeat: (details) => ctx.heartbeat(details),
+          log: (msg, fields) => jobLog.info(fields ?? {}, msg),
+          tenantSettings: () => getJobTenantSettings(sql, attempt.tenantId),
+        });
+        metrics.attempt('succeeded', startedAt);
+        const status = await jobs.succeedJob(sql, jobId, output ?? null);
+        if (status === 'succeeded') jobsEnded(1, 0);
+        return { status: status ?? 'succeeded' };
+      } catch (err) {
+        metrics.attempt(ctx.cancellationSignal.aborted ? 'cancelled' : 'failed', startedAt);
+        if (ctx.cancellationSignal.aborted) {
+          throw err instanceof CancelledFailure ? err : new CancelledFailure('job attempt cancelled');
+        }
+        const failure = classifyFailure(err, type);
+        await jobs.recordAttemptError(sql, jobId, failure.type, failure.message);
+        throw toApplicationFailure(failure);
+      } finally {
+        clearInterval(beat);
+      }
+    },
+
+    /** Ends a job whose last attempt failed (or timed out) and counts it. Idempotent. */
+    async failJob(args: { jobId: string; errorType: string; errorMessage: string; epoch: number }): Promise<FailedJobOutcome> {
+      const ended = await jobs.failJob(sql, args.jobId, args.errorType, args.errorMessage.slice(0, MAX_ERROR_MESSAGE), args.epoch);
+      if (ended?.status === 'failed') jobsEnded(0, 1);
+      return { status: ended?.status ?? 'failed', batchFailed: ended?.batchFailed ?? 0 };
+    },
+  };
+}

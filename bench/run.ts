@@ -1,0 +1,182 @@
+/**
+ * `npm run bench [-- --only W1,W2 --modes chunk --w4 --scale 0.1]`: one JSON object per
+ * workload on stdout. Progress goes to stderr. Not a test: CI runs none of this.
+ */
+import { parseArgs } from 'node:util';
+import { countJobsByStatus } from '../db/jobs.js';
+import { getBatchById } from '../db/batches.js';
+import { rssMb, startSystem, type System } from './setup.js';
+
+const { values: opts } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    modes: { type: 'string', default: 'chunk,activity' },
+    w4: { type: 'boolean', default: false },
+    scale: { type: 'string', default: '1' },
+  },
+});
+const scale = Number(opts.scale);
+const modes = opts.modes!.split(',') as ('chunk' | 'activity')[];
+const wanted = (name: string) => !opts.only || opts.only.split(',').includes(name);
+const say = (m: string) => process.stderr.write(`[bench] ${m}\n`);
+const n = (jobs: number) => Math.max(1, Math.round(jobs * scale));
+
+interface Workload {
+  name: string;
+  jobs: number;
+  mode: 'chunk' | 'activity';
+  query: string;
+  line: (i: number) => string;
+}
+
+const TERMINAL = new Set(['completed', 'partial', 'failed', 'cancelled']);
+
+async function submit(sys: System, w: Workload): Promise<{ id: string; uploadSeconds: number }> {
+  const body = Array.from({ length: w.jobs }, (_, i) => w.line(i)).join('\n');
+  const started = performance.now();
+  const res = await fetch(`${sys.apiUrl}/v1/batches?${w.query}&mode=${w.mode}`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${sys.key}`, 'Content-Type': 'application/x-ndjson' },
+    body,
+  });
+  const uploadSeconds = (performance.now() - started) / 1000;
+  if (res.status !== 202) throw new Error(`submit ${w.name}: ${res.status} ${await res.text()}`);
+  return { id: ((await res.json()) as { id: string }).id, uploadSeconds };
+}
+
+async function waitTerminal(sys: System, id: string, pollMs: number, onTick?: () => Promise<void>) {
+  for (;;) {
+    const res = await fetch(`${sys.apiUrl}/v1/batches/${id}`, { headers: { Authorization: `Bearer ${sys.key}` } });
+    const b = (await res.json()) as { status: string; counters: { total: number; succeeded: number; failed: number } };
+    if (TERMINAL.has(b.status)) return b;
+    await onTick?.();
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+/**
+ * History lengths over the batch's runs (parent, its continued-as-new runs, children),
+ * read from each run's own description: the longest, and all of them per job.
+ */
+async function historyFigures(sys: System, batchId: string, jobs: number): Promise<{ largest: number; perJob: number; runs: number }> {
+  let largest = 0;
+  let total = 0;
+  let runs = 0;
+  for await (const wf of sys.client.workflow.list({ query: `BatchId = '${batchId}'` })) {
+    const d = await sys.client.workflow.getHandle(wf.workflowId, wf.runId).describe();
+    largest = Math.max(largest, d.historyLength ?? 0);
+    total += d.historyLength ?? 0;
+    runs++;
+  }
+  return { largest, perJob: Number((total / jobs).toPrecision(3)), runs };
+}
+
+async function countersMatchRows(sys: System, batchId: string): Promise<boolean> {
+  const row = (await getBatchById(sys.sql, batchId))!;
+  const c = await countJobsByStatus(sys.sql, batchId);
+  return (
+    row.succeededJobs === c.succeeded &&
+    row.failedJobs === c.failed &&
+    row.cancelledJobs === c.cancelled &&
+    c.pending + c.running === 0 &&
+    row.totalJobs === c.succeeded + c.failed + c.cancelled
+  );
+}
+
+async function run(sys: System, w: Workload) {
+  say(`${w.name} ${w.mode}: ${w.jobs} jobs`);
+  const { id } = await submit(sys, w);
+  let peak = await rssMb(sys.workerPid());
+  const started = performance.now();
+  let last = 0;
+  const final = await waitTerminal(sys, id, 50, async () => {
+    peak = Math.max(peak, await rssMb(sys.workerPid()));
+    const now = performance.now();
+    if (now - last > 5_000) {
+      last = now;
+      const b = (await (await fetch(`${sys.apiUrl}/v1/batches/${id}`, { headers: { Authorization: `Bearer ${sys.key}` } })).json()) as {
+        progress: { percent: number };
+      };
+      say(`  ${w.name} ${w.mode}: ${b.progress.percent}% after ${((now - started) / 1000).toFixed(0)} s`);
+    }
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const result = {
+    workload: w.name,
+    mode: w.mode,
+    jobs: w.jobs,
+    status: final.status,
+    seconds: Number(seconds.toFixed(2)),
+    jobsPerSecond: Math.round(w.jobs / seconds),
+    workerPeakRssMb: peak,
+    ...(await historyFigures(sys, id, w.jobs).then((h) => ({
+      largestRunHistoryEvents: h.largest,
+      historyEventsPerJob: h.perJob,
+      runs: h.runs,
+    }))),
+    countersMatchRows: await countersMatchRows(sys, id),
+  };
+  console.log(JSON.stringify(result));
+  return result;
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+
+const sys = await startSystem(say);
+try {
+  // Warm-up: the worker loads its bundle and every code path once.
+  await waitTerminal(sys, (await submit(sys, { name: 'warmup', jobs: 10, mode: 'chunk', query: 'type=sleep', line: () => '{"input":{"ms":0}}' })).id, 20);
+  const rates: Record<string, number> = {};
+  for (const mode of modes) {
+    if (wanted('W1')) {
+      const r = await run(sys, { name: 'W1', jobs: n(100_000), mode, query: 'type=sleep&concurrency=100', line: () => '{"input":{"ms":0}}' });
+      rates[`W1-${mode}`] = r.jobsPerSecond;
+    }
+    if (wanted('W2')) {
+      await run(sys, { name: 'W2', jobs: n(10_000), mode, query: 'type=sleep&concurrency=50', line: () => '{"input":{"ms":50}}' });
+    }
+    if (wanted('W3')) {
+      const r = await run(sys, {
+        name: 'W3',
+        jobs: n(100_000),
+        mode,
+        query: 'type=sleep&concurrency=100&maxRetries=3&backoffInitialMs=100',
+        line: (i) => (i % 10 === 0 ? '{"input":{"ms":0,"failTimes":2}}' : '{"input":{"ms":0}}'),
+      });
+      const w1 = rates[`W1-${mode}`];
+      if (w1) console.log(JSON.stringify({ workload: 'W3/W1', mode, ratio: Number((r.jobsPerSecond / w1).toFixed(2)) }));
+    }
+  }
+  if (opts.w4) {
+    await run(sys, { name: 'W4', jobs: n(1_000_000), mode: 'chunk', query: 'type=sleep&concurrency=100', line: () => '{"input":{"ms":0}}' });
+  }
+  if (wanted('ingest')) {
+    const jobs = n(100_000);
+    const w: Workload = { name: 'ingest', jobs, mode: 'chunk', query: 'type=sleep&concurrency=100', line: () => '{"input":{"ms":0}}' };
+    const { id, uploadSeconds } = await submit(sys, w);
+    console.log(JSON.stringify({ workload: 'ingest', items: jobs, seconds: Number(uploadSeconds.toFixed(2)), itemsPerSecond: Math.round(jobs / uploadSeconds) }));
+    await waitTerminal(sys, id, 100);
+  }
+  if (wanted('latency')) {
+    for (const mode of modes) {
+      const samples: number[] = [];
+      for (let i = 0; i < n(200); i++) {
+        const started = performance.now();
+        const res = await fetch(`${sys.apiUrl}/v1/batches`, {
+          method: 'POST',
+          headers: { Authorization: `Bearer ${sys.key}`, 'Content-Type': 'application/json' },
+          body: JSON.stringify({ type: 'sleep', mode, items: [{ input: { ms: 0 } }] }),
+        });
+        const { id } = (await res.json()) as { id: string };
+        await waitTerminal(sys, id, 2);
+        samples.push(performance.now() - started);
+      }
+      samples.sort((a, b) => a - b);
+      console.log(
+        JSON.stringify({ workload: 'latency', mode, batches: samples.length, p50Ms: Math.round(percentile(samples, 50)), p99Ms: Math.round(percentile(samples, 99)) }),
+      );
+    }
+  }
+} finally {
+  await sys.stop();
+}

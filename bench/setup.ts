@@ -1,0 +1,110 @@
+/**
+ * The benchmark's system under test, all on this machine: a tuned Temporal dev server
+ * (SQLite file in WAL mode), a fresh PostgreSQL database, the API over real HTTP and
+ * the worker as its own process (so its memory can be measured).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serve, type ServerType } from '@hono/node-server';
+import { Client, Connection } from '@temporalio/client';
+import { createApp } from '../api/app.js';
+import { loadConfig } from '../config.js';
+import { createSql, type Sql } from '../db/client.js';
+import { dropDatabase, withDatabaseName } from '../db/databases.js';
+import { migrate } from '../db/migrate.js';
+import { insertApiKey, insertTenant } from '../db/tenants.js';
+import { defaultRegistry } from '../job-types/registry.js';
+import { createLogger } from '../lib/logger.js';
+import { freePort, startDevServer, type DevServer } from '../temporal/dev-server.js';
+import { bundleWorkflows } from '../temporal/worker.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface System {
+  apiUrl: string;
+  key: string;
+  tenantId: string;
+  sql: Sql;
+  client: Client;
+  workerPid(): number;
+  stop(): Promise<void>;
+}
+
+export async function startSystem(log: (m: string) => void): Promise<System> {
+  const config = loadConfig();
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'batchworks-bench-'));
+  const server: DevServer = await startDevServer({
+    cliPath: config.temporalCliPath,
+    cacheDir: config.cacheDir,
+    namespace: 'default',
+    port: 0,
+    dbFilename: path.join(dir, 'temporal.db'),
+    log,
+  });
+  const databaseUrl = withDatabaseName(config.databaseUrl, 'batchworks_bench');
+  await dropDatabase(databaseUrl);
+  await migrate(databaseUrl);
+  const sql = createSql(databaseUrl, { max: 20 });
+  const tenant = await insertTenant(sql, 'bench');
+  const { key } = await insertApiKey(sql, tenant.id);
+
+  const bundlePath = path.join(dir, 'workflow-bundle.js');
+  await writeFile(bundlePath, (await bundleWorkflows()).code);
+  const taskQueue = 'bench';
+  const worker: ChildProcess = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'worker.ts')], {
+    cwd: root,
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      DATABASE_POOL_MAX: '20',
+      TEMPORAL_ADDRESS: server.address,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      WORKFLOW_BUNDLE_PATH: bundlePath,
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection, namespace: 'default' });
+  const app = createApp({
+    sql,
+    registry: defaultRegistry(),
+    log: createLogger('warn', 'bench-api'),
+    temporal: { client, namespace: 'default', taskQueue, uiUrl: 'http://localhost:8233' },
+  });
+  const port = await freePort();
+  const http: ServerType = serve({ fetch: app.fetch, hostname: '127.0.0.1', port });
+  // The worker is ready once its workflow bundle is loaded; a tiny batch proves it.
+  return {
+    apiUrl: `http://127.0.0.1:${port}`,
+    key,
+    tenantId: tenant.id,
+    sql,
+    client,
+    workerPid: () => worker.pid!,
+    async stop() {
+      http.close();
+      worker.kill('SIGTERM');
+      await new Promise((r) => worker.once('exit', r));
+      await connection.close();
+      await sql.end();
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Resident memory of a process now, in MB (Linux). */
+export async function rssMb(pid: number): Promise<number> {
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    return Math.round(kb / 1024);
+  } catch {
+    return 0;
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * Starts `temporal server start-dev` for `npm start` and the tests, with the
+ * project's search attributes and the settings this workload wants.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { SEARCH_ATTRIBUTE_FLAGS, SearchAttributes } from '../lib/names.js';
+import { resolveTemporalCli, TEMPORAL_CLI_VERSION, type ResolvedCli } from './cli.js';
+import { ensureSearchAttributes } from './search-attributes.js';
+
+export interface DevServerOptions {
+  cliPath: string | undefined;
+  cacheDir: string;
+  namespace: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Set to serve the UI on this port; omit for a headless server. */
+  uiPort?: number;
+  /** Persistent SQLite file; omit for an in-memory server. */
+  dbFilename?: string;
+  log: (msg: string) => void;
+  /** Receives the server's own output lines. */
+  onOutput?: (line: string) => void;
+}
+
+export interface DevServer {
+  address: string;
+  uiUrl: string | undefined;
+  cli: ResolvedCli | { path: 'sdk-download'; source: 'sdk-download' };
+  stop(): Promise<void>;
+}
+
+/** Settings passed to every dev server we start; see DESIGN.md "Temporal dev server here". */
+export const DEV_SERVER_TUNING = [
+  // Activities handed to the worker in the reply to its workflow task: one round trip less.
+  '--dynamic-config-value',
+  'system.enableActivityEagerExecution=true',
+  // The server moves every timer at least this far into the future (default 1 s), which
+  // turns a 100 ms retry backoff into a 1 s one. Batch retries want sub-second timers.
+  '--dynamic-config-value',
+  'history.timerProcessorMaxTimeShift="10ms"',
+  // Fair dispatch over fairness keys (our tenants; see temporal/batch-client.ts) instead
+  // of FIFO: one tenant's backlog does not hold back another's tasks.
+  '--dynamic-config-value',
+  'matching.useNewMatcher=true',
+  '--dynamic-config-value',
+  'matching.enableFairness=true',
+  '--dynamic-config-value',
+  'matching.numTaskqueueReadPartitions=1',
+  '--dynamic-config-value',
+  'matching.numTaskqueueWritePartitions=1',
+  '--sqlite-pragma',
+  'journal_mode=wal',
+  '--sqlite-pragma',
+  'synchronous=normal',
+];
+
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, host, () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function waitUntilReachable(address: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`the Temporal dev server exited with code ${child.exitCode}`);
+    try {
+      const conn = await Connection.connect({ address, connectTimeout: 1_000 });
+      try {
+        await conn.healthService.check({});
+        return;
+      } finally {
+        await conn.close();
+      }
+    } catch (err) {
+      lastError = err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  throw new Error(`the Temporal dev server did not answer at ${address} within ${timeoutMs / 1000} s: ${String(lastError)}`);
+}
+
+export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
+  const cli = await resolveTemporalCli({ cliPath: opts.cliPath, cacheDir: opts.cacheDir, log: opts.log });
+  const port = opts.port || (await freePort());
+  const address = `127.0.0.1:${port}`;
+  const uiUrl = opts.uiPort ? `http://localhost:${opts.uiPort}` : undefined;
+  if (opts.dbFilename) await mkdir(path.dirname(opts.dbFilename), { recursive: true });
+
+  if (!cli) {
+    opts.log(`No Temporal CLI found and no Go toolchain to build ${TEMPORAL_CLI_VERSION}; trying the SDK's download (needs the internet).`);
+    const env = await TestWorkflowEnvironment.createLocal({
+      server: {
+        ip: '127.0.0.1',
+        port,
+        namespace: opts.namespace,
+        ui: Boolean(opts.uiPort),
+        ...(opts.uiPort ? { uiPort: opts.uiPort } : {}),
+        ...(opts.dbFilename ? { dbFilename: opts.dbFilename } : {}),
+        searchAttributes: Object.values(SearchAttributes),
+        extraArgs: DEV_SERVER_TUNING,
+      },
+    });
+    return { address, uiUrl, cli: { path: 'sdk-download', source: 'sdk-download' }, stop: () => env.teardown() };
+  }
+
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', opts.namespace];
+  args.push(...(opts.uiPort ? ['--ui-port', String(opts.uiPort)] : ['--headless']));
+  if (opts.dbFilename) args.push('--db-filename', opts.dbFilename);
+  for (const flag of SEARCH_ATTRIBUTE_FLAGS) args.push('--search-attribute', flag);
+  args.push(...DEV_SERVER_TUNING, '--log-level', 'warn');
+
+  opts.log(`Starting the Temporal dev server (${cli.path}, from ${cli.source}) on ${address}${uiUrl ? `, UI ${uiUrl}` : ''}`);
+  const child = spawn(cli.path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const forward = (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n')) if (line.trim()) opts.onOutput?.(line);
+  };
+  child.stdout?.on('data', forward);
+  child.stderr?.on('data', forward);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  try {
+    await waitUntilReachable(address, child, 60_000);
+    // Search attributes given on the command line apply only when the namespace is
+    // first created; an older persistent database may lack newer ones.
+    await ensureSearchAttributes(address, opts.namespace);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { address, uiUrl, cli, stop };
+}

@@ -1,0 +1,34 @@
+/** Worker entry point: connect, run until SIGINT/SIGTERM, close. */
+import { NativeConnection } from '@temporalio/worker';
+import { loadConfig, temporalAddressOf } from './config.js';
+import { createSql } from './db/client.js';
+import { defaultRegistry } from './job-types/registry.js';
+import { createLogger } from './lib/logger.js';
+import { createWorker, installRuntime } from './temporal/worker.js';
+
+const config = loadConfig();
+const log = createLogger(config.logLevel, 'worker');
+installRuntime(log, 'INFO', config.workerMetricsAddress);
+const sql = createSql(config.databaseUrl, { max: config.databasePoolMax });
+const address = temporalAddressOf(config);
+const connection = await NativeConnection.connect({ address });
+try {
+  const worker = await createWorker({
+    connection,
+    namespace: config.temporalNamespace,
+    taskQueue: config.taskQueue,
+    sql,
+    registry: defaultRegistry(),
+    log,
+    ...(config.workflowBundlePath ? { workflowBundle: { codePath: config.workflowBundlePath } } : {}),
+    shutdownGraceMs: config.workerShutdownGraceMs,
+    maxConcurrentActivities: config.workerMaxConcurrentActivities,
+  });
+  log.info({ address, taskQueue: config.taskQueue, namespace: config.temporalNamespace, metrics: config.workerMetricsAddress ?? null }, 'worker started');
+  // The SDK's runtime turns SIGINT/SIGTERM into a graceful worker.shutdown().
+  await worker.run();
+  log.info('worker stopped');
+} finally {
+  await connection.close();
+  await sql.end({ timeout: 5 });
+}

@@ -1,0 +1,179 @@
+/**
+ * Chunked execution for light jobs. The range is cut into chunks; one activity runs a
+ * chunk's jobs concurrently and writes their outcomes in bulk, then hands back the
+ * jobs whose attempt failed but may be retried. Each such group waits out the batch's
+ * backoff on a durable timer and runs again as a chunk of ids, until it succeeds or
+ * its attempts are spent (the activity ends those as failed). Stops for a
+ * continue-as-new, once everything in flight has settled, when Temporal suggests it.
+ *
+ * Control: a pause holds new chunks, and running chunks see it on the batch row, stop
+ * taking jobs and hand the rest back (`deferred`), which run again after the resume.
+ * A concurrency change shapes the chunks started after it. Past the failure tolerance
+ * (checked after each chunk, and by the chunks themselves after each write) the
+ * chunks in flight are cancelled and nothing more starts.
+ */
+import {
+  CancellationScope,
+  condition,
+  isCancellation,
+  proxyActivities,
+  proxyLocalActivities,
+  sleep,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities, ChunkArgs, RetryEntry } from '../activities/index.js';
+import { FailureTypes } from '../lib/names.js';
+import { noteBatchFailed } from './control.js';
+import { MAX_HISTORY_EVENTS } from './per-activity.js';
+import { backoffMs, type RangeEnd, type RangeRun } from './shared.js';
+
+const MIN_CHUNK = 200;
+const MAX_CHUNK = 2_000;
+/** Jobs per chunk-activity lane; more concurrency means more chunks in flight. */
+const LANE_WIDTH = 25;
+const MAX_CHUNKS_IN_FLIGHT = 4;
+/**
+ * Chunks this small run as local activities: no server round trip to schedule, start
+ * and complete them, which is most of a small batch's latency. Their crash safety is
+ * the workflow task's: a dead worker's task times out and the next worker runs the
+ * chunk again, which the job rows make harmless. Kept tiny because a query waits for
+ * the workflow task, and so for the local activity, to finish.
+ */
+const LOCAL_CHUNK_MAX = 16;
+
+export function chunkShape(concurrency: number, jobs: number): { chunksInFlight: number; perChunk: number; chunkSize: number } {
+  const chunksInFlight = Math.max(1, Math.min(MAX_CHUNKS_IN_FLIGHT, Math.ceil(concurrency / LANE_WIDTH)));
+  const perChunk = Math.max(1, Math.ceil(concurrency / chunksInFlight));
+  // Enough chunks that the last round does not leave most lanes idle.
+  const chunkSize = Math.max(MIN_CHUNK, Math.min(MAX_CHUNK, Math.ceil(jobs / (chunksInFlight * 8))));
+  return { chunksInFlight, perChunk, chunkSize };
+}
+
+export async function runChunked(r: RangeRun): Promise<RangeEnd> {
+  const ctl = r.control;
+  // Chunk size is fixed per run (it bounds the timeout); lanes follow the live concurrency.
+  const { chunkSize } = chunkShape(ctl.concurrency, r.toSeq - r.cursor);
+  const retry = {
+    initialInterval: '1 second',
+    maximumInterval: '30 seconds',
+    nonRetryableErrorTypes: [FailureTypes.UnknownJobType, FailureTypes.NotFound],
+  };
+  const runChunk = (args: ChunkArgs) => {
+    const size = args.ids ? args.ids.length : args.range!.toSeq - args.range!.fromSeq;
+    // Per chunk, because the lanes (and so the time a chunk may take) follow the live concurrency.
+    const startToCloseTimeout = Math.min(24 * 3_600_000, r.plan.policy.timeoutMs * Math.ceil(size / args.concurrency) + 60_000);
+    // A chunk heartbeats twice a second whatever its jobs do; a silent one is a dead worker.
+    if (size > LOCAL_CHUNK_MAX) return proxyActivities<Activities>({ heartbeatTimeout: '10 seconds', startToCloseTimeout, retry }).runChunk(args);
+    return proxyLocalActivities<Activities>({ startToCloseTimeout, retry, localRetryThreshold: '10 seconds' }).runChunk(args);
+  };
+  const base = (): Omit<ChunkArgs, 'range' | 'ids'> => ({
+    batchId: r.batchId,
+    tenantId: r.tenantId,
+    jobType: r.plan.jobType,
+    maxAttempts: r.plan.maxRetries + 1,
+    concurrency: lanes(),
+    failureLimit: ctl.failureLimit,
+  });
+  const slots = () => chunkShape(ctl.concurrency, 0).chunksInFlight;
+  const lanes = () => Math.max(1, Math.ceil(ctl.concurrency / slots()));
+
+  // Chunks and retry timers run in their own scope, so a crossed tolerance cancels them and nothing else.
+  const work = new CancellationScope();
+  let active = 0;
+  let waiting = 0;
+  let failure: unknown;
+  const fail = (err: unknown) => {
+    if (ctl.stop && isCancellation(err)) return;
+    failure ??= err;
+  };
+  const halted = () => ctl.stop || failure !== undefined;
+
+  /** Takes a slot; re-checked after each wake-up because several waiters can wake at once. */
+  const acquire = async (): Promise<boolean> => {
+    while (!halted() && (ctl.paused || active >= slots())) {
+      await condition(() => halted() || (!ctl.paused && active < slots()));
+    }
+    if (halted()) return false;
+    active++;
+    r.onInFlight(active * lanes());
+    return true;
+  };
+
+  /** Runs one chunk in a slot already taken. */
+  const execute = async (args: ChunkArgs) => {
+    try {
+      const result = await runChunk(args);
+      r.tally.succeeded += result.succeeded;
+      r.tally.failed += result.failed;
+      noteBatchFailed(ctl, result.batchFailed);
+      if (ctl.stop) {
+        work.cancel();
+        return;
+      }
+      if (result.retry.length > 0) scheduleRetry(result.retry);
+      if (result.deferred.length > 0) later(0, result.deferred);
+    } finally {
+      active--;
+      r.onInFlight(active * lanes());
+    }
+  };
+
+  // Jobs whose backoff has run out (or that a pause handed back) wait here; one pump
+  // hands them out in chunks, so groups that come due together (timers firing in one
+  // activation, or while every slot is busy) share one activity instead of one each.
+  const ready: string[] = [];
+  let pumping = false;
+  const pump = async () => {
+    if (pumping) return;
+    pumping = true;
+    try {
+      while (ready.length > 0) {
+        if (!(await acquire())) return;
+        const ids = ready.splice(0, chunkSize);
+        void work.run(() => execute({ ...base(), ids })).catch(fail);
+      }
+    } finally {
+      pumping = false;
+    }
+  };
+
+  /** Runs these jobs again after `delay` ms, pooled with any others ready by then, once a slot is free and the batch is not paused. */
+  const later = (delay: number, ids: string[]) => {
+    waiting++;
+    void work
+      .run(async () => {
+        if (delay > 0) await sleep(delay);
+        ready.push(...ids);
+      })
+      .then(pump)
+      .catch(fail)
+      .finally(() => waiting--);
+  };
+
+  const scheduleRetry = (entries: RetryEntry[]) =>
+    later(
+      Math.max(...entries.map((e) => e.retryAfterMs ?? backoffMs(r.plan, e.attempts))),
+      entries.map((e) => e.id),
+    );
+
+  const settled = async () => {
+    await condition(() => (active === 0 && waiting === 0 && (ready.length === 0 || halted())) || failure !== undefined);
+    await condition(() => active === 0);
+    if (failure !== undefined) throw failure;
+  };
+
+  let next = r.cursor;
+  while (next < r.toSeq) {
+    const info = workflowInfo();
+    if (info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS) {
+      await settled();
+      return { done: false, continueFrom: next };
+    }
+    if (!(await acquire())) break;
+    const fromSeq = next;
+    next = Math.min(r.toSeq, next + chunkSize);
+    void work.run(() => execute({ ...base(), range: { fromSeq, toSeq: next } })).catch(fail);
+  }
+  await settled();
+  return { done: true };
+}

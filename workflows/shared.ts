@@ -1,0 +1,73 @@
+/** Pieces the batch workflows share: activity proxies, tallies and the range contract. */
+import { proxyLocalActivities, type ActivityOptions } from '@temporalio/workflow';
+import type { Activities, BatchPlan } from '../activities/index.js';
+import { NON_RETRYABLE_FAILURE_TYPES } from '../lib/names.js';
+import type { RunControl } from './control.js';
+
+export interface Tally {
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+}
+
+/** One stretch of a batch's jobs, by position: [fromSeq, toSeq). */
+export interface RangeRun {
+  batchId: string;
+  tenantId: string;
+  plan: BatchPlan;
+  /** Where this run starts (after a continue-as-new, past the start of the range). */
+  cursor: number;
+  toSeq: number;
+  /**
+   * Live: pause, concurrency (jobs in flight at most, for this range) and the failure
+   * tolerance, changed by updates or the parent's signals while the range runs.
+   */
+  control: RunControl;
+  tally: Tally;
+  /** Live count of jobs in flight, for the progress query. */
+  onInFlight(n: number): void;
+}
+
+/** A range either ran to its end, or stopped early for a continue-as-new at `continueFrom`. */
+export type RangeEnd = { done: true } | { done: false; continueFrom: number };
+
+/**
+ * Bookkeeping activities are short, idempotent SQL statements: local activities keep
+ * them off the task queue and out of the server's round trips, which is most of a small
+ * batch's latency. They retry until the database answers.
+ */
+export const bookkeeping = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  localRetryThreshold: '10 seconds',
+  retry: {
+    initialInterval: '200 ms',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES],
+  },
+});
+
+/** The batch's retry policy as Temporal's, for one-activity-per-job mode. */
+export function jobActivityOptions(plan: BatchPlan): ActivityOptions {
+  return {
+    startToCloseTimeout: plan.policy.timeoutMs,
+    heartbeatTimeout: plan.policy.heartbeatTimeoutMs,
+    retry: {
+      maximumAttempts: plan.maxRetries + 1,
+      initialInterval: plan.retry.initialIntervalMs,
+      backoffCoefficient: plan.retry.coefficient,
+      maximumInterval: plan.retry.maximumIntervalMs,
+      nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES, ...plan.policy.nonRetryableErrorTypes],
+    },
+  };
+}
+
+/** The same backoff Temporal applies, for chunked mode's durable timers. */
+export function backoffMs(plan: BatchPlan, attemptsMade: number): number {
+  const delay = plan.retry.initialIntervalMs * plan.retry.coefficient ** Math.max(0, attemptsMade - 1);
+  return Math.min(delay, plan.retry.maximumIntervalMs);
+}
+
+export function countStatus(tally: Tally, status: string): void {
+  if (status === 'succeeded' || status === 'failed' || status === 'cancelled') tally[status]++;
+}
