@@ -35,7 +35,7 @@ export function createJobActivities({ sql, registry, log }: ActivityDeps) {
       const parsed = type.input.safeParse(attempt.input);
       if (!parsed.success) {
         const message = `input no longer matches the '${type.name}' schema: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`;
-        await jobs.recordAttemptError(sql, jobId, FailureTypes.InvalidJobInput, message);
+        await jobs.recordAttemptError(sql, jobId, attempt.attempts, FailureTypes.InvalidJobInput, message);
         throw ApplicationFailure.create({ type: FailureTypes.InvalidJobInput, nonRetryable: true, message });
       }
 
@@ -46,30 +46,43 @@ export function createJobActivities({ sql, registry, log }: ActivityDeps) {
       const jobLog = log.child({ jobId, batchId: attempt.batchId, tenantId: attempt.tenantId, attempt: attempt.attempts, workflowId: ctx.info.workflowExecution?.workflowId });
       const metrics = jobMetrics(type.name);
       const startedAt = performance.now();
+      let output: unknown;
       try {
-        const output = await type.handler(parsed.data, {
-          attempt: attempt.attempts,
-          jobId,
-          batchId: attempt.batchId,
-          tenantId: attempt.tenantId,
-          signal: ctx.cancellationSignal,
-          heartbeat: (details) => ctx.heartbeat(details),
-          log: (msg, fields) => jobLog.info(fields ?? {}, msg),
-          tenantSettings: () => getJobTenantSettings(sql, attempt.tenantId),
-        });
-        metrics.attempt('succeeded', startedAt);
-        const status = await jobs.succeedJob(sql, jobId, output ?? null);
+        try {
+          output = await type.handler(parsed.data, {
+            attempt: attempt.attempts,
+            jobId,
+            batchId: attempt.batchId,
+            tenantId: attempt.tenantId,
+            signal: ctx.cancellationSignal,
+            heartbeat: (details) => ctx.heartbeat(details),
+            log: (msg, fields) => jobLog.info(fields ?? {}, msg),
+            tenantSettings: () => getJobTenantSettings(sql, attempt.tenantId),
+          });
+          metrics.attempt('succeeded', startedAt);
+        } catch (err) {
+          metrics.attempt(ctx.cancellationSignal.aborted ? 'cancelled' : 'failed', startedAt);
+          if (ctx.cancellationSignal.aborted) {
+            throw err instanceof CancelledFailure ? err : new CancelledFailure('job attempt cancelled');
+          }
+          const failure = classifyFailure(err, type);
+          await jobs.recordAttemptError(sql, jobId, attempt.attempts, failure.type, failure.message);
+          throw toApplicationFailure(failure);
+        }
+        const status = await jobs.succeedJob(sql, jobId, attempt.attempts, output ?? null);
+        if (status === 'running') {
+          // A later attempt of this job has started (Temporal timed this one out while
+          // it ran, e.g. a missed heartbeat): the later attempt's outcome is the job's,
+          // and Temporal drops this one's result.
+          throw ApplicationFailure.create({
+            type: FailureTypes.AttemptSuperseded,
+            message: `attempt ${attempt.attempts} of job ${jobId} was superseded by a later attempt`,
+          });
+        }
         if (status === 'succeeded') jobsEnded(1, 0);
         return { status: status ?? 'succeeded' };
-      } catch (err) {
-        metrics.attempt(ctx.cancellationSignal.aborted ? 'cancelled' : 'failed', startedAt);
-        if (ctx.cancellationSignal.aborted) {
-          throw err instanceof CancelledFailure ? err : new CancelledFailure('job attempt cancelled');
-        }
-        const failure = classifyFailure(err, type);
-        await jobs.recordAttemptError(sql, jobId, failure.type, failure.message);
-        throw toApplicationFailure(failure);
       } finally {
+        // Heartbeats go on until the outcome is written: a slow write is not a dead worker.
         clearInterval(beat);
       }
     },

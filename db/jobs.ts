@@ -77,8 +77,11 @@ export async function startAttempt(sql: Db, jobId: string): Promise<StartedAttem
   };
 }
 
-/** Keeps the latest attempt's error on a job that is still being retried. */
-export async function recordAttemptError(sql: Db, jobId: string, errorType: string, errorMessage: string): Promise<void> {
+/**
+ * Keeps the latest attempt's error on a job that is still being retried. `attempt`:
+ * only that attempt may write (an older one still running after a timeout may not).
+ */
+export async function recordAttemptError(sql: Db, jobId: string, attempt: number, errorType: string, errorMessage: string): Promise<void> {
   await sql`
     update jobs
     set error_type = ${errorType},
@@ -86,6 +89,7 @@ export async function recordAttemptError(sql: Db, jobId: string, errorType: stri
       updated_at = now()
     where id = ${jobId}
       and status = 'running'
+      and attempts = ${attempt}
   `;
 }
 
@@ -100,8 +104,9 @@ async function endJob(
   sql: Db,
   jobId: string,
   outcome: { status: 'succeeded'; output: unknown } | { status: 'failed'; errorType: string; errorMessage: string },
-  epoch?: number,
+  fence: { epoch?: number; attempt?: number },
 ): Promise<EndedJob | undefined> {
+  const { epoch, attempt } = fence;
   const succeeded = outcome.status === 'succeeded';
   const [row] = await sql<EndedJob[]>`
     with ended as (
@@ -115,6 +120,7 @@ async function endJob(
       where id = ${jobId}
         and status in ('pending', 'running')
         ${epoch === undefined ? sql`` : sql`and exists (select 1 from batches e where e.id = jobs.batch_id and e.redrives = ${epoch})`}
+        ${attempt === undefined ? sql`` : sql`and attempts = ${attempt}`}
       returning batch_id
     ),
     counted as (
@@ -142,12 +148,18 @@ export interface EndedJob {
   batchFailed: number;
 }
 
-export const succeedJob = async (sql: Db, jobId: string, output: unknown) =>
-  (await endJob(sql, jobId, { status: 'succeeded', output }))?.status;
+/**
+ * Ends a job as succeeded by the attempt that ran it. Only the job's latest attempt
+ * may: when Temporal timed an attempt out (a missed heartbeat) and started another
+ * while the first still ran, the first one's success is refused, and the status that
+ * comes back is `running`; the latest attempt ends the job with its own effect.
+ */
+export const succeedJob = async (sql: Db, jobId: string, attempt: number, output: unknown) =>
+  (await endJob(sql, jobId, { status: 'succeeded', output }, { attempt }))?.status;
 
 /** `epoch`: the batch's redrive count the caller's run started with (see BatchSnapshot.epoch). */
 export const failJob = (sql: Db, jobId: string, errorType: string, errorMessage: string, epoch?: number) =>
-  endJob(sql, jobId, { status: 'failed', errorType, errorMessage }, epoch);
+  endJob(sql, jobId, { status: 'failed', errorType, errorMessage }, { epoch });
 
 export async function listJobs(
   sql: Db,

@@ -68,6 +68,8 @@ export const FailureTypes = {
   TransientJobError: 'TransientJobError',
   /** The row an activity works on is gone (batch deleted). */
   NotFound: 'NotFound',
+  /** An attempt timed out by Temporal finished after a later attempt had started; the later one counts. */
+  AttemptSuperseded: 'AttemptSuperseded',
 } as const;
 
 export const NON_RETRYABLE_FAILURE_TYPES: readonly string[] = [

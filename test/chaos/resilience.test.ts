@@ -71,6 +71,21 @@ async function expectIntact(h: Harness, key: string, id: string) {
       (select count(*)::int from chaos_ledger l join jobs j on j.id = l.job_id where l.attempt > j.attempts) as phantom,
       (select count(*)::int from chaos_ledger) as effects
   `;
+  if (ledger!.twice + ledger!.missing + ledger!.phantom > 0) {
+    // Say which jobs and attempts, so a failure in CI can be read without a rerun.
+    const odd = await h.sql`
+      select j.id, j.seq, j.attempts, j.error_type, j.error_message,
+        (select json_agg(json_build_object('attempt', l.attempt, 'executions', l.executions) order by l.attempt)
+         from chaos_ledger l where l.job_id = j.id) as ledger
+      from jobs j
+      where j.batch_id = ${id}
+        and (not exists (select 1 from chaos_ledger l where l.job_id = j.id and l.attempt = j.attempts)
+          or exists (select 1 from chaos_ledger l where l.job_id = j.id and (l.executions > 1 or l.attempt > j.attempts)))
+      order by j.seq
+      limit 10
+    `;
+    console.error('[chaos] jobs whose ledger does not match their attempts:', JSON.stringify(odd, null, 1));
+  }
   // Every job's recorded attempt has its effect, no attempt ran twice, none ran unrecorded.
   expect(ledger).toMatchObject({ twice: 0, missing: 0, phantom: 0 });
   expect(ledger!.effects).toBeGreaterThanOrEqual(TOTAL);

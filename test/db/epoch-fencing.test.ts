@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { redriveBatch } from '../../db/batch-control.js';
 import { cancelBatch, finishBatch, getBatchById, insertBatch, markBatchRunning } from '../../db/batches.js';
-import { countJobsByStatus, failJob, listJobs } from '../../db/jobs.js';
+import { countJobsByStatus, failJob, listJobs, recordAttemptError, startAttempt, succeedJob } from '../../db/jobs.js';
 import { createHarness, type Harness } from '../support/harness.js';
 
 let h: Harness;
@@ -13,6 +13,47 @@ beforeAll(async () => {
   h = await createHarness({ worker: false });
 });
 afterAll(() => h?.close());
+
+async function newBatch(t: { id: string }, mode: 'activity' | 'chunk', items: unknown[]) {
+  return h.sql.begin((tx) =>
+    insertBatch(
+      tx,
+      {
+        tenantId: t.id,
+        createdBy: null,
+        jobType: 'sleep',
+        mode,
+        concurrency: 1,
+        maxRetries: 3,
+        retryInitialIntervalMs: 10,
+        retryBackoffCoefficient: 2,
+        retryMaximumIntervalMs: 100,
+        workflowIdOf: (id) => `fencing-${id}`,
+      },
+      items,
+    ),
+  );
+}
+
+it('an attempt timed out while it ran cannot end the job once a later attempt has started', async () => {
+  const t = await h.tenant();
+  const batch = await newBatch(t, 'activity', [{ ms: 0 }]);
+  await markBatchRunning(h.sql, batch.id);
+  const [job] = await listJobs(h.sql, batch.id, { afterSeq: -1, limit: 1 });
+  const first = await startAttempt(h.sql, job!.id);
+  const second = await startAttempt(h.sql, job!.id);
+  expect([first, second].map((a) => a?.started && a.attempts)).toEqual([1, 2]);
+  // The first attempt finishes late: refused, and its error does not overwrite the job's.
+  expect(await succeedJob(h.sql, job!.id, 1, { late: true })).toBe('running');
+  await recordAttemptError(h.sql, job!.id, 1, 'TransientJobError', 'late');
+  expect(await getBatchById(h.sql, batch.id)).toMatchObject({ succeededJobs: 0 });
+  // The latest attempt ends it, once.
+  expect(await succeedJob(h.sql, job!.id, 2, { late: false })).toBe('succeeded');
+  expect(await succeedJob(h.sql, job!.id, 2, { late: false })).toBe('succeeded');
+  const [row] = await listJobs(h.sql, batch.id, { afterSeq: -1, limit: 1 });
+  expect(row).toMatchObject({ status: 'succeeded', attempts: 2, output: { late: false }, errorType: null });
+  expect(await getBatchById(h.sql, batch.id)).toMatchObject({ succeededJobs: 1 });
+});
 
 it("a stale run's failJob, finishBatch and cancelBatch do not undo a redrive", async () => {
   const t = await h.tenant();
