@@ -1,8 +1,9 @@
-import { CancelledFailure, Context } from '@temporalio/activity';
+import { randomUUID } from 'node:crypto';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { batchGate } from '../db/batch-control.js';
 import * as chunks from '../db/chunks.js';
 import { getJobTenantSettings } from '../db/tenant-settings.js';
-import type { AttemptOutcome, ChunkJob } from '../db/chunks.js';
+import type { AttemptOutcome, ChunkClaim, ChunkJob } from '../db/chunks.js';
 import { FailureTypes } from '../lib/names.js';
 import { classifyFailure, jobTypeOrFail } from './failures.js';
 import type { ActivityDeps } from './index.js';
@@ -14,8 +15,10 @@ export interface ChunkArgs {
   jobType: string;
   /** A first pass over positions [fromSeq, toSeq)… */
   range?: { fromSeq: number; toSeq: number };
-  /** …or a retry round over these jobs. */
+  /** …or a retry round over these jobs… */
   ids?: string[];
+  /** …each with the attempts the workflow last heard of (`JobRef.seen`). */
+  seen?: number[];
   /** Attempts per job in this run of the batch (counted from the job's retry base). */
   maxAttempts: number;
   concurrency: number;
@@ -23,8 +26,17 @@ export interface ChunkArgs {
   failureLimit: number | null;
 }
 
-export interface RetryEntry {
+/** A job handed back to the workflow. */
+export interface JobRef {
   id: string;
+  /**
+   * The job's attempts counter as this chunk left it. A later chunk that finds it
+   * higher knows an earlier try of that chunk recorded an outcome already.
+   */
+  seen: number;
+}
+
+export interface RetryEntry extends JobRef {
   /** Attempts made so far in this run of the batch, the failed one included. */
   attempts: number;
   retryAfterMs?: number;
@@ -39,7 +51,7 @@ export interface ChunkResult {
    * Jobs not attempted because the chunk stopped early: the batch was paused, ended,
    * or crossed its failure tolerance. The workflow runs them again after a resume.
    */
-  deferred: string[];
+  deferred: JobRef[];
   /** The batch's failed counter as of the chunk's last write. */
   batchFailed: number;
 }
@@ -48,29 +60,64 @@ export interface ChunkResult {
 const FLUSH_SIZE = 1_000;
 /** Slow jobs still show progress this often. */
 const FLUSH_INTERVAL_MS = 500;
+/** The error of an attempt that may have run but whose outcome was never recorded. */
+const LOST_ATTEMPT_MESSAGE = 'the worker running this attempt stopped (or was timed out) before recording its outcome';
 
 export function createChunkActivities({ sql, registry, log }: ActivityDeps) {
   return {
     /**
      * Runs many jobs in one activity, `concurrency` at a time, and writes their
-     * outcomes in bulk. Crash-safe without a cursor of its own: a job's row is the
-     * cursor. On a retry of this activity, jobs that ended are not loaded again, and
-     * jobs left `running` (a failed attempt recorded, retry not yet run) go straight
-     * back to the workflow instead of being run early.
+     * outcomes in bulk. Crash-safe: a job's row is the cursor, and the chunk's claim
+     * (db/chunks.ts) says which jobs an earlier try may have started. On a retry of
+     * this activity, jobs that ended are not loaded again; jobs whose failed attempt
+     * was recorded go back to the workflow for their backoff instead of running early;
+     * claimed jobs without an outcome get that attempt counted (`AttemptLost`) and go
+     * back too. So no attempt runs twice under one number, as in per-activity mode.
      */
     async runChunk(args: ChunkArgs): Promise<ChunkResult> {
       const ctx = Context.current();
       const type = jobTypeOrFail(registry, args.jobType);
+      const lanesWanted = Math.max(1, args.concurrency);
+      // Positions are claimed a window ahead of the lanes: a crash costs at most this
+      // many jobs an attempt they may not have used.
+      const window = Math.max(32, 2 * lanesWanted);
+      const { workflowExecution: run, activityId } = ctx.info;
+      const claim: ChunkClaim = { batchId: args.batchId, chunk: `${run?.workflowId}/${run?.runId}/${activityId}`, owner: randomUUID() };
+      // The claim is taken before the jobs are read, so what is read is what the
+      // earlier try (if any) left: it can write nothing once this commits.
+      const opened = await chunks.openClaim(sql, claim, args.range ? Math.min(args.range.toSeq - 1, args.range.fromSeq + window - 1) : -1);
+      let claimedSeq = opened.through;
       const loaded = args.ids
         ? await chunks.loadByIds(sql, args.batchId, args.ids)
         : await chunks.loadRange(sql, args.batchId, args.range!.fromSeq, args.range!.toSeq);
+      const seen = new Map(args.ids && args.seen ? args.ids.map((id, i) => [id, args.seen![i]!]) : []);
 
       const result: ChunkResult = { succeeded: 0, failed: 0, retry: [], deferred: [], batchFailed: 0 };
       const toRun: ChunkJob[] = [];
+      const lost: ChunkJob[] = [];
       for (const job of loaded) {
-        if (!args.ids && job.status === 'running' && job.attempts > job.retryBase) {
-          result.retry.push({ id: job.id, attempts: job.attempts - job.retryBase });
-        } else toRun.push(job);
+        // An outcome recorded by an earlier try of this chunk: the job waits for its backoff.
+        const recorded = args.ids ? job.attempts > (seen.get(job.id) ?? job.attempts) : job.status === 'running' && job.attempts > job.retryBase;
+        if (recorded) result.retry.push({ id: job.id, seen: job.attempts, attempts: job.attempts - job.retryBase });
+        else if (opened.prior !== null && job.seq <= opened.prior) lost.push(job);
+        else toRun.push(job);
+      }
+      if (lost.length > 0) {
+        // Claimed by an earlier try, no outcome: it may have run. Count that attempt as
+        // failed (Temporal counts an attempt whose worker died the same way), so the
+        // job's next run has a number of its own.
+        const outcomes = lost.map((job) =>
+          outcome(job.id, job.attempts + 1 - job.retryBase >= args.maxAttempts ? 'failed' : 'running', null, FailureTypes.AttemptLost, LOST_ATTEMPT_MESSAGE),
+        );
+        const counted = await chunks.recordOutcomes(sql, claim, outcomes);
+        if (!counted.owned) throw superseded(claim);
+        jobsEnded(counted.succeeded, counted.failed);
+        result.failed += counted.failed;
+        result.batchFailed = counted.batchFailed;
+        lost.forEach((job, i) => {
+          if (outcomes[i]!.status === 'running') result.retry.push({ id: job.id, seen: job.attempts + 1, attempts: job.attempts + 1 - job.retryBase });
+        });
+        log.warn({ batchId: args.batchId, chunk: claim.chunk, lost: lost.length, failed: counted.failed }, 'chunk ran again: attempts that may have run without an outcome were counted');
       }
       // Set when the chunk must stop taking jobs (it finishes those it started): the
       // batch is paused or no longer running, or its failures passed the tolerance.
@@ -81,7 +128,7 @@ export function createChunkActivities({ sql, registry, log }: ActivityDeps) {
       const beat = () => {
         if (!ctx.info.isLocal) ctx.heartbeat({ done: result.succeeded + result.failed + result.retry.length, of: loaded.length });
       };
-      const attemptsBefore = new Map(loaded.map((j) => [j.id, j.attempts - j.retryBase]));
+      const byId = new Map(toRun.map((j) => [j.id, j]));
       const retryAfter = new Map<string, number>();
       let buffer: AttemptOutcome[] = [];
       // Flushes run one after another; the first error is kept and rethrown at the end
@@ -95,7 +142,8 @@ export function createChunkActivities({ sql, registry, log }: ActivityDeps) {
         flushing = flushing
           .then(async () => {
             if (flushError !== undefined) return;
-            const counted = await chunks.recordOutcomes(sql, args.batchId, batch);
+            const counted = await chunks.recordOutcomes(sql, claim, batch);
+            if (!counted.owned) throw superseded(claim);
             jobsEnded(counted.succeeded, counted.failed);
             result.succeeded += counted.succeeded;
             result.failed += counted.failed;
@@ -104,9 +152,11 @@ export function createChunkActivities({ sql, registry, log }: ActivityDeps) {
             for (const o of batch) {
               if (o.status !== 'running') continue;
               const after = retryAfter.get(o.id);
+              const job = byId.get(o.id)!;
               result.retry.push({
                 id: o.id,
-                attempts: (attemptsBefore.get(o.id) ?? 0) + 1,
+                seen: job.attempts + 1,
+                attempts: job.attempts + 1 - job.retryBase,
                 ...(after !== undefined ? { retryAfterMs: after } : {}),
               });
             }
@@ -163,10 +213,34 @@ export function createChunkActivities({ sql, registry, log }: ActivityDeps) {
         }
       };
 
+      // Claims the positions up to `index + window` (one write for many jobs); lanes wait
+      // for it only when they reach the end of what is claimed.
+      let claiming: Promise<void> | undefined;
+      const claimAhead = (index: number): Promise<void> =>
+        (claiming ??= (async () => {
+          const last = toRun[Math.min(toRun.length - 1, index + window)]!;
+          try {
+            if (!(await chunks.extendClaim(sql, claim, last.seq))) throw superseded(claim);
+            claimedSeq = Math.max(claimedSeq, last.seq);
+          } catch (err) {
+            flushError ??= err;
+            halt = true;
+          } finally {
+            claiming = undefined;
+          }
+        })());
+
       try {
         let next = 0;
         const lane = async () => {
           while (next < toRun.length && !ctx.cancellationSignal.aborted && !halt) {
+            if (toRun[next]!.seq > claimedSeq) {
+              await claimAhead(next);
+              continue;
+            }
+            // Half a window before the claim runs out, move it on without waiting.
+            const ahead = toRun[Math.min(toRun.length - 1, next + (window >> 1))]!;
+            if (ahead.seq > claimedSeq) void claimAhead(next);
             const job = toRun[next++]!;
             const o = await runOne(job);
             // An attempt cut short by a cancel is not an attempt: leave the job as it was.
@@ -175,9 +249,10 @@ export function createChunkActivities({ sql, registry, log }: ActivityDeps) {
             if (buffer.length >= FLUSH_SIZE) void flush();
           }
         };
-        await Promise.all(Array.from({ length: Math.max(1, Math.min(args.concurrency, toRun.length)) }, lane));
+        await Promise.all(Array.from({ length: Math.max(1, Math.min(lanesWanted, toRun.length)) }, lane));
+        await claiming;
         await flush();
-        result.deferred = toRun.slice(next).map((j) => j.id);
+        result.deferred = toRun.slice(next).map((j) => ({ id: j.id, seen: j.attempts }));
       } finally {
         clearInterval(liveness);
       }
@@ -186,6 +261,15 @@ export function createChunkActivities({ sql, registry, log }: ActivityDeps) {
       return result;
     },
   };
+}
+
+/** This try lost the chunk's claim to a later try, which now does its work. */
+function superseded(claim: ChunkClaim): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: FailureTypes.AttemptSuperseded,
+    nonRetryable: true,
+    message: `chunk ${claim.chunk} was taken over by a later try; this one stops`,
+  });
 }
 
 function outcome(

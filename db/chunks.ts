@@ -40,6 +40,61 @@ export async function loadByIds(sql: Db, batchId: string, ids: readonly string[]
   `;
 }
 
+/** Identifies one chunk activity's claim and the try that holds it. */
+export interface ChunkClaim {
+  batchId: string;
+  /** workflow id / run id / activity id: the same on every try of the activity. */
+  chunk: string;
+  /** This try; a random id, since a re-run local activity may start its attempts at 1 again. */
+  owner: string;
+}
+
+/**
+ * Takes the chunk's claim for this try, covering positions up to `initialThrough`.
+ * Returns the positions an earlier try had claimed (its jobs there may have run
+ * without a recorded outcome), or null on the chunk's first try. From the moment
+ * this commits, the earlier try's writes are refused.
+ */
+export async function openClaim(sql: Db, claim: ChunkClaim, initialThrough: number): Promise<{ prior: number | null; through: number }> {
+  const [row] = await sql<{ prior: number | null; through: number }[]>`
+    with prev as materialized (
+      select through_seq
+      from chunk_claims
+      where batch_id = ${claim.batchId}
+        and chunk = ${claim.chunk}
+      for update
+    ),
+    up as (
+      insert into chunk_claims (batch_id, chunk, owner, through_seq)
+      values (${claim.batchId}, ${claim.chunk}, ${claim.owner}, ${initialThrough})
+      on conflict (batch_id, chunk) do update
+      set owner = excluded.owner,
+        through_seq = greatest(chunk_claims.through_seq, excluded.through_seq),
+        updated_at = now()
+      returning through_seq
+    )
+    select (select through_seq from prev) as prior, (select through_seq from up) as through
+  `;
+  return row!;
+}
+
+/**
+ * Moves the claim forward to cover positions up to `through`. False when another try
+ * of the chunk has taken it over: this one must stop starting jobs.
+ */
+export async function extendClaim(sql: Db, claim: ChunkClaim, through: number): Promise<boolean> {
+  const rows = await sql`
+    update chunk_claims
+    set through_seq = greatest(through_seq, ${through}),
+      updated_at = now()
+    where batch_id = ${claim.batchId}
+      and chunk = ${claim.chunk}
+      and owner = ${claim.owner}
+    returning 1
+  `;
+  return rows.length > 0;
+}
+
 /**
  * One attempt's outcome: `succeeded` and `failed` end the job; `running` records a
  * failed attempt that will be retried.
@@ -55,16 +110,23 @@ export interface AttemptOutcome {
 /**
  * Writes a flush of outcomes and counts the ended jobs on the batch, in one
  * statement. A job that has ended already is left alone and not counted again, so a
- * repeated flush (a retried or duplicated activity) changes nothing.
+ * repeated flush (a retried or duplicated activity) changes nothing. Only the try
+ * that holds the chunk's claim writes (`owned` says whether this one still does);
+ * the claim row's share lock orders this write against a takeover.
  */
-export async function recordOutcomes(
-  sql: Db,
-  batchId: string,
-  outcomes: readonly AttemptOutcome[],
-): Promise<RecordedOutcomes> {
-  if (outcomes.length === 0) return { succeeded: 0, failed: 0, retrying: 0, batchFailed: 0 };
+export async function recordOutcomes(sql: Db, claim: ChunkClaim, outcomes: readonly AttemptOutcome[]): Promise<RecordedOutcomes> {
+  const batchId = claim.batchId;
+  if (outcomes.length === 0) return { succeeded: 0, failed: 0, retrying: 0, batchFailed: 0, owned: true };
   const [row] = await sql<RecordedOutcomes[]>`
-    with o as (
+    with claim as materialized (
+      select 1
+      from chunk_claims
+      where batch_id = ${batchId}
+        and chunk = ${claim.chunk}
+        and owner = ${claim.owner}
+      for share
+    ),
+    o as (
       select *
       from unnest(
         ${outcomes.map((o) => o.id)}::uuid[],
@@ -88,6 +150,7 @@ export async function recordOutcomes(
       where j.id = o.id
         and j.batch_id = ${batchId}
         and j.status in ('pending', 'running')
+        and exists (select 1 from claim)
       returning j.status
     ),
     tally as (
@@ -107,10 +170,11 @@ export async function recordOutcomes(
       returning b.failed_jobs
     )
     select succeeded, failed, retrying,
-      coalesce((select failed_jobs from counted), (select failed_jobs from batches where id = ${batchId}), 0) as batch_failed
+      coalesce((select failed_jobs from counted), (select failed_jobs from batches where id = ${batchId}), 0) as batch_failed,
+      exists (select 1 from claim) as owned
     from tally
   `;
-  return row ?? { succeeded: 0, failed: 0, retrying: 0, batchFailed: 0 };
+  return row!;
 }
 
 /** What a flush did, and the batch's failed counter after it (for the failure tolerance). */
@@ -119,4 +183,6 @@ export interface RecordedOutcomes {
   failed: number;
   retrying: number;
   batchFailed: number;
+  /** False when another try of the chunk holds its claim: nothing was written. */
+  owned: boolean;
 }

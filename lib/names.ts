@@ -70,6 +70,8 @@ export const FailureTypes = {
   NotFound: 'NotFound',
   /** An attempt timed out by Temporal finished after a later attempt had started; the later one counts. */
   AttemptSuperseded: 'AttemptSuperseded',
+  /** A chunked attempt that may have run, but its worker stopped before recording the outcome. */
+  AttemptLost: 'AttemptLost',
 } as const;
 
 export const NON_RETRYABLE_FAILURE_TYPES: readonly string[] = [

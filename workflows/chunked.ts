@@ -21,7 +21,7 @@ import {
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities, ChunkArgs, RetryEntry } from '../activities/index.js';
+import type { Activities, ChunkArgs, JobRef, RetryEntry } from '../activities/index.js';
 import { FailureTypes } from '../lib/names.js';
 import { noteBatchFailed } from './control.js';
 import { MAX_HISTORY_EVENTS } from './per-activity.js';
@@ -121,7 +121,7 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
   // Jobs whose backoff has run out (or that a pause handed back) wait here; one pump
   // hands them out in chunks, so groups that come due together (timers firing in one
   // activation, or while every slot is busy) share one activity instead of one each.
-  const ready: string[] = [];
+  const ready: JobRef[] = [];
   let pumping = false;
   const pump = async () => {
     if (pumping) return;
@@ -129,8 +129,8 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
     try {
       while (ready.length > 0) {
         if (!(await acquire())) return;
-        const ids = ready.splice(0, chunkSize);
-        void work.run(() => execute({ ...base(), ids })).catch(fail);
+        const jobs = ready.splice(0, chunkSize);
+        void work.run(() => execute({ ...base(), ids: jobs.map((j) => j.id), seen: jobs.map((j) => j.seen) })).catch(fail);
       }
     } finally {
       pumping = false;
@@ -138,12 +138,12 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
   };
 
   /** Runs these jobs again after `delay` ms, pooled with any others ready by then, once a slot is free and the batch is not paused. */
-  const later = (delay: number, ids: string[]) => {
+  const later = (delay: number, jobs: JobRef[]) => {
     waiting++;
     void work
       .run(async () => {
         if (delay > 0) await sleep(delay);
-        ready.push(...ids);
+        ready.push(...jobs);
       })
       .then(pump)
       .catch(fail)
@@ -153,7 +153,7 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
   const scheduleRetry = (entries: RetryEntry[]) =>
     later(
       Math.max(...entries.map((e) => e.retryAfterMs ?? backoffMs(r.plan, e.attempts))),
-      entries.map((e) => e.id),
+      entries.map(({ id, seen }) => ({ id, seen })),
     );
 
   const settled = async () => {

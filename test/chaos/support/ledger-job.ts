@@ -8,7 +8,9 @@ import { z } from 'zod';
 import type { Db } from '../../../db/client.js';
 import { defineJobType } from '../../../job-types/job-type.js';
 
-export const LEDGER_JOB_TYPE = 'test.ledger';
+export type LedgerMode = 'activity' | 'chunk';
+/** One ledger job type per execution mode: the chaos tests run in both. */
+export const ledgerTypeName = (mode: LedgerMode) => (mode === 'activity' ? 'test.ledger' : 'test.ledger.chunk');
 
 export async function createLedger(sql: Db): Promise<void> {
   await sql`
@@ -21,13 +23,15 @@ export async function createLedger(sql: Db): Promise<void> {
   `;
 }
 
-export function ledgerJobType(sql: Db) {
+export const ledgerJobTypes = (sql: Db) => [ledgerJobType(sql, 'activity'), ledgerJobType(sql, 'chunk')];
+
+export function ledgerJobType(sql: Db, mode: LedgerMode) {
   return defineJobType({
-    name: LEDGER_JOB_TYPE,
-    description: 'Writes one ledger row per job attempt (chaos tests).',
+    name: ledgerTypeName(mode),
+    description: `Writes one ledger row per job attempt (chaos tests, ${mode} mode).`,
     input: z.object({ ms: z.int().min(0).max(10_000) }).strict(),
     policy: {
-      mode: 'activity',
+      mode,
       maxRetries: 20,
       backoff: { initialIntervalMs: 200, coefficient: 2, maximumIntervalMs: 2_000 },
       timeoutMs: 30_000,

@@ -5,7 +5,7 @@ import { createSql } from '../../../db/client.js';
 import { builtInJobTypes, createRegistry } from '../../../job-types/registry.js';
 import { createLogger } from '../../../lib/logger.js';
 import { createWorker, installRuntime } from '../../../temporal/worker.js';
-import { ledgerJobType } from './ledger-job.js';
+import { ledgerJobTypes } from './ledger-job.js';
 
 const config = loadConfig();
 const log = createLogger(config.logLevel, 'chaos-worker');
@@ -18,7 +18,7 @@ try {
     namespace: config.temporalNamespace,
     taskQueue: config.taskQueue,
     sql,
-    registry: createRegistry([...builtInJobTypes, ledgerJobType(sql)]),
+    registry: createRegistry([...builtInJobTypes, ...ledgerJobTypes(sql)]),
     log,
     ...(config.workflowBundlePath ? { workflowBundle: { codePath: config.workflowBundlePath } } : {}),
     shutdownGraceMs: config.workerShutdownGraceMs,
