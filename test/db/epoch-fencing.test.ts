@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { redriveBatch } from '../../db/batch-control.js';
 import { cancelBatch, finishBatch, getBatchById, insertBatch, markBatchRunning } from '../../db/batches.js';
 import { countJobsByStatus, failJob, listJobs, recordAttemptError, startAttempt, succeedJob } from '../../db/jobs.js';
+import { extendClaim, openClaim, recordOutcomes } from '../../db/chunks.js';
 import { createHarness, type Harness } from '../support/harness.js';
 
 let h: Harness;
@@ -53,6 +54,29 @@ it('an attempt timed out while it ran cannot end the job once a later attempt ha
   const [row] = await listJobs(h.sql, batch.id, { afterSeq: -1, limit: 1 });
   expect(row).toMatchObject({ status: 'succeeded', attempts: 2, output: { late: false }, errorType: null });
   expect(await getBatchById(h.sql, batch.id)).toMatchObject({ succeededJobs: 1 });
+});
+
+it("a chunk's later try takes its claim over: the older try can neither write outcomes nor claim more", async () => {
+  const t = await h.tenant();
+  const batch = await newBatch(t, 'chunk', [{ ms: 0 }, { ms: 0 }, { ms: 0 }]);
+  await markBatchRunning(h.sql, batch.id);
+  const jobs = await listJobs(h.sql, batch.id, { afterSeq: -1, limit: 3 });
+  const first = { batchId: batch.id, chunk: 'wf/run/1', owner: crypto.randomUUID() };
+  expect(await openClaim(h.sql, first, 0)).toEqual({ prior: null, through: 0 });
+  expect(await extendClaim(h.sql, first, 1)).toBe(true);
+  const done = (id: string) => ({ id, status: 'succeeded' as const, output: null, errorType: null, errorMessage: null });
+  expect(await recordOutcomes(h.sql, first, [done(jobs[0]!.id)])).toMatchObject({ succeeded: 1, owned: true });
+
+  // A second try (the first one's worker looked dead) learns what the first had claimed.
+  const second = { ...first, owner: crypto.randomUUID() };
+  expect(await openClaim(h.sql, second, 0)).toEqual({ prior: 1, through: 1 });
+  // The first try goes on: fenced off.
+  expect(await recordOutcomes(h.sql, first, [done(jobs[1]!.id)])).toMatchObject({ succeeded: 0, owned: false });
+  expect(await extendClaim(h.sql, first, 2)).toBe(false);
+  expect(await getBatchById(h.sql, batch.id)).toMatchObject({ succeededJobs: 1 });
+  // The second try's writes land.
+  expect(await recordOutcomes(h.sql, second, [done(jobs[1]!.id), done(jobs[2]!.id)])).toMatchObject({ succeeded: 2, owned: true });
+  expect(await countJobsByStatus(h.sql, batch.id)).toMatchObject({ succeeded: 3 });
 });
 
 it("a stale run's failJob, finishBatch and cancelBatch do not undo a redrive", async () => {
