@@ -60,6 +60,8 @@ export interface ChunkResult {
 const FLUSH_SIZE = 1_000;
 /** Slow jobs still show progress this often. */
 const FLUSH_INTERVAL_MS = 500;
+/** The most positions a chunk claims ahead of its lanes. */
+const MAX_CLAIM_WINDOW = 1_000;
 /** The error of an attempt that may have run but whose outcome was never recorded. */
 const LOST_ATTEMPT_MESSAGE = 'the worker running this attempt stopped (or was timed out) before recording its outcome';
 
@@ -79,8 +81,9 @@ export function createChunkActivities({ sql, registry, log }: ActivityDeps) {
       const type = jobTypeOrFail(registry, args.jobType);
       const lanesWanted = Math.max(1, args.concurrency);
       // Positions are claimed a window ahead of the lanes: a crash costs at most this
-      // many jobs an attempt they may not have used.
-      const window = Math.max(32, 2 * lanesWanted);
+      // many jobs an attempt they may not have used. The window doubles each time lanes
+      // had to wait for a claim (jobs that take no time), up to MAX_CLAIM_WINDOW.
+      let window = Math.max(32, 2 * lanesWanted);
       const { workflowExecution: run, activityId } = ctx.info;
       const claim: ChunkClaim = { batchId: args.batchId, chunk: `${run?.workflowId}/${run?.runId}/${activityId}`, owner: randomUUID() };
       // The claim is taken before the jobs are read, so what is read is what the
@@ -216,6 +219,7 @@ export function createChunkActivities({ sql, registry, log }: ActivityDeps) {
       // Claims the positions up to `index + window` (one write for many jobs); lanes wait
       // for it only when they reach the end of what is claimed.
       let claiming: Promise<void> | undefined;
+      let stalled = false;
       const claimAhead = (index: number): Promise<void> =>
         (claiming ??= (async () => {
           const last = toRun[Math.min(toRun.length - 1, index + window)]!;
@@ -227,6 +231,9 @@ export function createChunkActivities({ sql, registry, log }: ActivityDeps) {
             halt = true;
           } finally {
             claiming = undefined;
+            // Lanes ran out of claimed jobs while this write was on its way: claim more next time.
+            if (stalled) window = Math.min(MAX_CLAIM_WINDOW, window * 2);
+            stalled = false;
           }
         })());
 
@@ -235,6 +242,7 @@ export function createChunkActivities({ sql, registry, log }: ActivityDeps) {
         const lane = async () => {
           while (next < toRun.length && !ctx.cancellationSignal.aborted && !halt) {
             if (toRun[next]!.seq > claimedSeq) {
+              stalled = true;
               await claimAhead(next);
               continue;
             }
