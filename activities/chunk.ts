@@ -7,6 +7,7 @@ import { FailureTypes } from '../lib/names.js';
 import { classifyFailure, jobTypeOrFail } from './failures.js';
 import type { ActivityDeps } from './index.js';
 import { jobMetrics, jobsEnded } from './job-metrics.js';
+import { chunkLeaseTtlMs, holderOf, lanePool, slotLease } from './tenant-cap.js';
 
 export interface ChunkArgs {
   batchId: string;
@@ -42,6 +43,8 @@ export interface ChunkResult {
   deferred: string[];
   /** The batch's failed counter as of the chunk's last write. */
   batchFailed: number;
+  /** The tenant had no slot free (its cap on jobs in flight): nothing ran, every job is `deferred`. */
+  throttled?: boolean;
 }
 
 /** Outcomes written per statement; also a heartbeat point. */
@@ -49,7 +52,7 @@ const FLUSH_SIZE = 1_000;
 /** Slow jobs still show progress this often. */
 const FLUSH_INTERVAL_MS = 500;
 
-export function createChunkActivities({ sql, registry, log }: ActivityDeps) {
+export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFlight }: ActivityDeps) {
   return {
     /**
      * Runs many jobs in one activity, `concurrency` at a time, and writes their
@@ -72,6 +75,13 @@ export function createChunkActivities({ sql, registry, log }: ActivityDeps) {
           result.retry.push({ id: job.id, attempts: job.attempts - job.retryBase });
         } else toRun.push(job);
       }
+      // --- tenant cap (activities/tenant-cap.ts): one lane per slot granted; none granted, nothing runs.
+      const wanted = Math.max(1, Math.min(args.concurrency, toRun.length));
+      const slots = slotLease(sql, { tenantId: args.tenantId, holder: holderOf(ctx.info), ttlMs: chunkLeaseTtlMs(ctx.info), defaultCap: tenantMaxJobsInFlight });
+      if (toRun.length > 0 && (await slots.acquire(wanted)) === 0) {
+        return { ...result, deferred: toRun.map((j) => j.id), throttled: true };
+      }
+      // --- end tenant cap
       // Set when the chunk must stop taking jobs (it finishes those it started): the
       // batch is paused or no longer running, or its failures passed the tolerance.
       let halt = false;
@@ -175,11 +185,32 @@ export function createChunkActivities({ sql, registry, log }: ActivityDeps) {
             if (buffer.length >= FLUSH_SIZE) void flush();
           }
         };
-        await Promise.all(Array.from({ length: Math.max(1, Math.min(args.concurrency, toRun.length)) }, lane));
+        // --- tenant cap: lanes start as slots are granted (now, and on later ticks while
+        // short of `wanted`); a lane's slot goes back as soon as it has no job left to take.
+        let closed = false;
+        const pool = lanePool(() => lane().finally(() => slots.release(1).catch(() => {})));
+        const topUp = async () => {
+          await slots.renewSoon();
+          const want = Math.min(wanted - pool.size, toRun.length - next);
+          if (closed || halt || ctx.cancellationSignal.aborted || want <= 0) return;
+          const more = await slots.acquire(want);
+          if (!closed) pool.add(more);
+        };
+        const capTick = setInterval(() => void topUp().catch(() => {}), FLUSH_INTERVAL_MS);
+        pool.add(slots.held);
+        try {
+          await pool.drained();
+        } finally {
+          closed = true;
+          clearInterval(capTick);
+        }
+        // --- end tenant cap
         await flush();
         result.deferred = toRun.slice(next).map((j) => j.id);
       } finally {
         clearInterval(liveness);
+        // Tenant cap: every slot still held goes back (a failed release lapses with the lease).
+        await slots.release().catch((err: unknown) => log.warn({ err, batchId: args.batchId }, 'tenant slots not released; they lapse with the lease'));
       }
       if (flushError !== undefined) throw flushError;
       if (ctx.cancellationSignal.aborted) throw new CancelledFailure('chunk cancelled');

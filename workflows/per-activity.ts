@@ -12,12 +12,14 @@ import {
   condition,
   isCancellation,
   proxyActivities,
+  sleep,
   TimeoutFailure,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { noteBatchFailed } from './control.js';
 import { bookkeeping, countStatus, jobActivityOptions, type RangeEnd, type RangeRun } from './shared.js';
+import { throttleBackoff } from './throttle.js';
 
 /** Ids fetched per page: small enough for one activity result, large enough to keep dispatch busy. */
 const PAGE_SIZE = 500;
@@ -43,9 +45,25 @@ export async function runPerActivity(r: RangeRun): Promise<RangeEnd> {
   let failure: unknown;
 
   const runOne = async (job: { id: string; seq: number }) => {
-    const { runJob } = proxyActivities<Activities>({ ...options, summary: `job #${job.seq}` });
+    const backoff = throttleBackoff();
+    let spent = 0;
     try {
-      countStatus(r.tally, (await runJob({ jobId: job.id })).status);
+      for (;;) {
+        // Temporal attempts spent by throttled dispatches' earlier attempts count against the policy.
+        const retry = spent > 0 && options.retry?.maximumAttempts ? { retry: { ...options.retry, maximumAttempts: options.retry.maximumAttempts - spent } } : {};
+        const { runJob } = proxyActivities<Activities>({ ...options, ...retry, summary: `job #${job.seq}` });
+        const outcome = await runJob({ jobId: job.id, tenantId: r.tenantId });
+        if (outcome.status !== 'throttled') {
+          countStatus(r.tally, outcome.status);
+          return;
+        }
+        // The tenant is at its cap on jobs in flight and the job did not start: it keeps
+        // its place in flight and is dispatched again after a durable timer (not while paused).
+        spent += outcome.attemptsSpent ?? 0;
+        await sleep(backoff.next());
+        await condition(() => ctl.stop || !ctl.paused);
+        if (ctl.stop) return;
+      }
     } catch (err) {
       if (isCancellation(err) || !(err instanceof ActivityFailure)) throw err;
       // A job whose attempts are spent is recorded failed even when the stop cancels the others.
