@@ -7,7 +7,7 @@ import { FailureTypes } from '../lib/names.js';
 import { classifyFailure, jobTypeOrFail } from './failures.js';
 import type { ActivityDeps } from './index.js';
 import { jobMetrics, jobsEnded } from './job-metrics.js';
-import { chunkLeaseTtlMs, holderOf, lanePool, slotLease } from './tenant-cap.js';
+import { holderOf, lanePool, leaseTtlMs, slotLease } from './tenant-cap.js';
 
 export interface ChunkArgs {
   batchId: string;
@@ -77,7 +77,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
       }
       // --- tenant cap (activities/tenant-cap.ts): one lane per slot granted; none granted, nothing runs.
       const wanted = Math.max(1, Math.min(args.concurrency, toRun.length));
-      const slots = slotLease(sql, { tenantId: args.tenantId, holder: holderOf(ctx.info), ttlMs: chunkLeaseTtlMs(ctx.info), defaultCap: tenantMaxJobsInFlight });
+      const slots = slotLease(sql, { tenantId: args.tenantId, holder: holderOf(ctx.info), ttlMs: leaseTtlMs(ctx.info), defaultCap: tenantMaxJobsInFlight });
       if (toRun.length > 0 && (await slots.acquire(wanted)) === 0) {
         return { ...result, deferred: toRun.map((j) => j.id), throttled: true };
       }

@@ -102,9 +102,12 @@ export function createJobActivities({ sql, registry, log, tenantMaxJobsInFlight 
       const ctx = Context.current();
       const slot = await jobSlot(sql, ctx.info, { jobId, tenantId, defaultCap: tenantMaxJobsInFlight });
       if (!slot) return { status: 'throttled', attemptsSpent: ctx.info.attempt - 1 };
+      // The lease lapses unless renewed: a dead worker's slot comes back after ~3 heartbeat timeouts.
+      const renew = setInterval(() => void slot.renewSoon().catch(() => {}), 1_000);
       try {
         return await runAttempt(ctx, jobId);
       } finally {
+        clearInterval(renew);
         await slot.release().catch((err: unknown) => log.warn({ err, jobId }, 'tenant slot not released; it lapses with the lease'));
       }
     },

@@ -13,11 +13,20 @@ export function holderOf(info: Info, suffix?: string): string {
   return [w?.workflowId ?? '-', w?.runId ?? '-', info.activityId, info.attempt, ...(suffix ? [suffix] : [])].join('/');
 }
 
-/** Slots die with their holder: this long after the last renewal a dead holder's slots are reclaimed. */
-export function chunkLeaseTtlMs(info: Info): number {
+/** A lease without heartbeats to follow outlives its holder's longest run by this much. */
+const LEASE_MARGIN_MS = 60_000;
+
+/**
+ * Slots die with their holder: this long after the last renewal a dead holder's slots
+ * are reclaimed. Holders renew while they run (see SlotLease.renewSoon), so the lease
+ * follows the activity's own liveness: 3× its heartbeat timeout, after which Temporal
+ * presumes it dead too.
+ */
+export function leaseTtlMs(info: Info): number {
+  if (!info.isLocal && info.heartbeatTimeoutMs) return Math.max(3 * info.heartbeatTimeoutMs, 5_000);
   // Local activities do not heartbeat; their workflow task keeps them alive.
-  if (info.isLocal || !info.heartbeatTimeoutMs) return 60_000;
-  return Math.max(3 * info.heartbeatTimeoutMs, 5_000);
+  if (info.isLocal) return 60_000;
+  return (info.startToCloseTimeoutMs || 3_600_000) + LEASE_MARGIN_MS;
 }
 
 export interface SlotLease {
@@ -70,9 +79,6 @@ export function slotLease(sql: Sql, o: { tenantId: string; holder: string; ttlMs
   };
 }
 
-/** A job attempt's lease outlives its longest run (the job type's timeout) by this much. */
-const JOB_LEASE_MARGIN_MS = 60_000;
-
 /**
  * One slot for one job attempt (one-activity-per-job mode), or undefined when the
  * tenant has none free. `tenantId` comes from the workflow; activities scheduled by a
@@ -85,8 +91,7 @@ export async function jobSlot(
   o: { jobId: string; tenantId?: string | undefined; defaultCap: number },
 ): Promise<SlotLease | undefined> {
   const tenantId = o.tenantId ?? (await tenantOfJob(sql, o.jobId));
-  const ttlMs = (info.startToCloseTimeoutMs || 3_600_000) + JOB_LEASE_MARGIN_MS;
-  const lease = slotLease(sql, { tenantId: tenantId ?? '', holder: holderOf(info, o.jobId), ttlMs, defaultCap: o.defaultCap });
+  const lease = slotLease(sql, { tenantId: tenantId ?? '', holder: holderOf(info, o.jobId), ttlMs: leaseTtlMs(info), defaultCap: o.defaultCap });
   if (tenantId === undefined) return lease;
   return (await lease.acquire(1)) > 0 ? lease : undefined;
 }
