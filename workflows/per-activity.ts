@@ -12,14 +12,13 @@ import {
   condition,
   isCancellation,
   proxyActivities,
-  sleep,
   TimeoutFailure,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { noteBatchFailed } from './control.js';
 import { bookkeeping, countStatus, jobActivityOptions, type RangeEnd, type RangeRun } from './shared.js';
-import { throttleBackoff } from './throttle.js';
+import { admissionGate } from './throttle.js';
 
 /** Ids fetched per page: small enough for one activity result, large enough to keep dispatch busy. */
 const PAGE_SIZE = 500;
@@ -43,10 +42,12 @@ export async function runPerActivity(r: RangeRun): Promise<RangeEnd> {
   const attempts = new CancellationScope();
   let inFlight = 0;
   let failure: unknown;
+  // Tenant cap: throttled jobs wait here; no new job is dispatched while some do.
+  const gate = admissionGate({ hold: () => ctl.paused, stopped: () => ctl.stop || failure !== undefined, maxWindow: () => ctl.concurrency });
 
   const runOne = async (job: { id: string; seq: number }) => {
-    const backoff = throttleBackoff();
     let spent = 0;
+    let parkedBefore = false;
     try {
       for (;;) {
         // Temporal attempts spent by throttled dispatches' earlier attempts count against the policy.
@@ -58,11 +59,12 @@ export async function runPerActivity(r: RangeRun): Promise<RangeEnd> {
           return;
         }
         // The tenant is at its cap on jobs in flight and the job did not start: it keeps
-        // its place in flight and is dispatched again after a durable timer (not while paused).
+        // its place in flight and waits at the gate (durable timers) to be dispatched again.
         spent += outcome.attemptsSpent ?? 0;
-        await sleep(backoff.next());
-        await condition(() => ctl.stop || !ctl.paused);
-        if (ctl.stop) return;
+        await gate.park(parkedBefore);
+        parkedBefore = true;
+        await condition(() => ctl.stop || failure !== undefined || !ctl.paused);
+        if (ctl.stop || failure !== undefined) return;
       }
     } catch (err) {
       if (isCancellation(err) || !(err instanceof ActivityFailure)) throw err;
@@ -83,7 +85,7 @@ export async function runPerActivity(r: RangeRun): Promise<RangeEnd> {
     const page = await bookkeeping.listPendingJobs({ batchId: r.batchId, afterSeq, beforeSeq: r.toSeq, limit: PAGE_SIZE });
     if (page.length === 0) break;
     for (const job of page) {
-      await condition(() => ctl.stop || failure !== undefined || (!ctl.paused && inFlight < ctl.concurrency));
+      await condition(() => ctl.stop || failure !== undefined || (!ctl.paused && inFlight < ctl.concurrency && gate.parked === 0));
       if (ctl.stop || failure !== undefined) return settled().then(() => ({ done: true }));
       const info = workflowInfo();
       if (info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS) {
