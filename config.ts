@@ -6,6 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
+/** Jobs a tenant may have in flight across all its batches, unless an operator set its own cap. */
+export const DEFAULT_TENANT_MAX_JOBS_IN_FLIGHT = 1000;
+
 const durationMs = z.coerce.number().int().nonnegative();
 
 const schema = z.object({
@@ -32,6 +35,8 @@ const schema = z.object({
   WORKER_METRICS_ADDRESS: z.string().regex(/^[^:]+:\d{1,5}$/, 'host:port, e.g. 0.0.0.0:9464').optional(),
   RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).max(1_000_000).default(100),
   RATE_LIMIT_BURST: z.coerce.number().int().min(1).max(1_000_000).default(200),
+  // The cap on a tenant's jobs in flight across all its batches, for tenants without their own.
+  TENANT_MAX_JOBS_IN_FLIGHT: z.coerce.number().int().min(1).max(1_000_000).default(DEFAULT_TENANT_MAX_JOBS_IN_FLIGHT),
   ADMIN_TOKEN: z.string().min(24, 'use at least 24 characters, e.g. `openssl rand -hex 32`').optional(),
 });
 
@@ -65,6 +70,8 @@ export type Config = Readonly<{
   workerMetricsAddress: string | undefined;
   /** Per API key, per API process; 0 turns the limit off. */
   rateLimit: { perSecond: number; burst: number };
+  /** TENANT_MAX_JOBS_IN_FLIGHT: the cap of tenants without their own (`tenant_settings.max_jobs_in_flight`). */
+  tenantMaxJobsInFlight: number;
 }>;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -97,6 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminToken: e.ADMIN_TOKEN,
     workerMetricsAddress: e.WORKER_METRICS_ADDRESS,
     rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
+    tenantMaxJobsInFlight: e.TENANT_MAX_JOBS_IN_FLIGHT,
   });
 }
 

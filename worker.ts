@@ -23,6 +23,7 @@ try {
     ...(config.workflowBundlePath ? { workflowBundle: { codePath: config.workflowBundlePath } } : {}),
     shutdownGraceMs: config.workerShutdownGraceMs,
     maxConcurrentActivities: config.workerMaxConcurrentActivities,
+    tenantMaxJobsInFlight: config.tenantMaxJobsInFlight,
   });
   log.info({ address, taskQueue: config.taskQueue, namespace: config.temporalNamespace, metrics: config.workerMetricsAddress ?? null }, 'worker started');
   // The SDK's runtime turns SIGINT/SIGTERM into a graceful worker.shutdown().

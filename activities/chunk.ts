@@ -8,6 +8,7 @@ import { FailureTypes } from '../lib/names.js';
 import { classifyFailure, jobTypeOrFail } from './failures.js';
 import type { ActivityDeps } from './index.js';
 import { jobMetrics, jobsEnded } from './job-metrics.js';
+import { holderOf, lanePool, leaseTtlMs, slotLease } from './tenant-cap.js';
 
 export interface ChunkArgs {
   batchId: string;
@@ -54,6 +55,8 @@ export interface ChunkResult {
   deferred: JobRef[];
   /** The batch's failed counter as of the chunk's last write. */
   batchFailed: number;
+  /** The tenant had no slot free (its cap on jobs in flight): nothing ran, every job is `deferred`. */
+  throttled?: boolean;
 }
 
 /** Outcomes written per statement; also a heartbeat point. */
@@ -65,7 +68,7 @@ const MAX_CLAIM_WINDOW = 1_000;
 /** The error of an attempt that may have run but whose outcome was never recorded. */
 const LOST_ATTEMPT_MESSAGE = 'the worker running this attempt stopped (or was timed out) before recording its outcome';
 
-export function createChunkActivities({ sql, registry, log }: ActivityDeps) {
+export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFlight }: ActivityDeps) {
   return {
     /**
      * Runs many jobs in one activity, `concurrency` at a time, and writes their
@@ -122,6 +125,13 @@ export function createChunkActivities({ sql, registry, log }: ActivityDeps) {
         });
         log.warn({ batchId: args.batchId, chunk: claim.chunk, lost: lost.length, failed: counted.failed }, 'chunk ran again: attempts that may have run without an outcome were counted');
       }
+      // --- tenant cap (activities/tenant-cap.ts): one lane per slot granted; none granted, nothing runs.
+      const wanted = Math.max(1, Math.min(args.concurrency, toRun.length));
+      const slots = slotLease(sql, { tenantId: args.tenantId, holder: holderOf(ctx.info), ttlMs: leaseTtlMs(ctx.info), defaultCap: tenantMaxJobsInFlight });
+      if (toRun.length > 0 && (await slots.acquire(wanted)) === 0) {
+        return { ...result, deferred: toRun.map((j) => ({ id: j.id, seen: j.attempts })), throttled: true };
+      }
+      // --- end tenant cap
       // Set when the chunk must stop taking jobs (it finishes those it started): the
       // batch is paused or no longer running, or its failures passed the tolerance.
       let halt = false;
@@ -257,12 +267,33 @@ export function createChunkActivities({ sql, registry, log }: ActivityDeps) {
             if (buffer.length >= FLUSH_SIZE) void flush();
           }
         };
-        await Promise.all(Array.from({ length: Math.max(1, Math.min(lanesWanted, toRun.length)) }, lane));
+        // --- tenant cap: lanes start as slots are granted (now, and on later ticks while
+        // short of `wanted`); a lane's slot goes back as soon as it has no job left to take.
+        let closed = false;
+        const pool = lanePool(() => lane().finally(() => slots.release(1).catch(() => {})));
+        const topUp = async () => {
+          await slots.renewSoon();
+          const want = Math.min(wanted - pool.size, toRun.length - next);
+          if (closed || halt || ctx.cancellationSignal.aborted || want <= 0) return;
+          const more = await slots.acquire(want);
+          if (!closed) pool.add(more);
+        };
+        const capTick = setInterval(() => void topUp().catch(() => {}), FLUSH_INTERVAL_MS);
+        pool.add(slots.held);
+        try {
+          await pool.drained();
+        } finally {
+          closed = true;
+          clearInterval(capTick);
+        }
+        // --- end tenant cap
         await claiming;
         await flush();
         result.deferred = toRun.slice(next).map((j) => ({ id: j.id, seen: j.attempts }));
       } finally {
         clearInterval(liveness);
+        // Tenant cap: every slot still held goes back (a failed release lapses with the lease).
+        await slots.release().catch((err: unknown) => log.warn({ err, batchId: args.batchId }, 'tenant slots not released; they lapse with the lease'));
       }
       if (flushError !== undefined) throw flushError;
       if (ctx.cancellationSignal.aborted) throw new CancelledFailure('chunk cancelled');

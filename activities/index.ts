@@ -11,6 +11,8 @@ export interface ActivityDeps {
   sql: Sql;
   registry: JobTypeRegistry;
   log: Logger;
+  /** The cap on a tenant's jobs in flight when it has none of its own (TENANT_MAX_JOBS_IN_FLIGHT). */
+  tenantMaxJobsInFlight: number;
 }
 
 /** Every activity the worker registers, built over injected dependencies. */

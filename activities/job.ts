@@ -5,85 +5,110 @@ import { FailureTypes, type JobStatus } from '../lib/names.js';
 import { classifyFailure, MAX_ERROR_MESSAGE, toApplicationFailure, jobTypeOrFail } from './failures.js';
 import type { ActivityDeps } from './index.js';
 import { jobMetrics, jobsEnded } from './job-metrics.js';
+import { jobSlot } from './tenant-cap.js';
 
 export interface JobOutcome {
-  /** The job's status after this call: its earlier outcome when it had ended already. */
-  status: JobStatus;
+  /**
+   * The job's status after this call: its earlier outcome when it had ended already;
+   * `throttled` when its tenant had no slot free (the job was not touched).
+   */
+  status: JobStatus | 'throttled';
+  /** With `throttled`: Temporal attempts of this activity spent before it (earlier attempts of the job). */
+  attemptsSpent?: number;
 }
 
-export interface FailedJobOutcome extends JobOutcome {
+export interface FailedJobOutcome {
+  status: JobStatus;
   /** The batch's failed counter after this call, for the failure tolerance. */
   batchFailed: number;
 }
 
-export function createJobActivities({ sql, registry, log }: ActivityDeps) {
+export function createJobActivities({ sql, registry, log, tenantMaxJobsInFlight }: ActivityDeps) {
+  /**
+   * One attempt of one job: record the start, run the handler, record the outcome.
+   * A job that has ended already (an earlier attempt finished but its worker died
+   * before telling Temporal) is not run again: its status comes back as it is.
+   */
+  const runAttempt = async (ctx: Context, jobId: string): Promise<JobOutcome> => {
+    const attempt = await jobs.startAttempt(sql, jobId);
+    if (!attempt) {
+      throw ApplicationFailure.create({ type: FailureTypes.NotFound, nonRetryable: true, message: `job ${jobId} no longer exists` });
+    }
+    if (!attempt.started) return { status: attempt.status };
+
+    const type = jobTypeOrFail(registry, attempt.jobType);
+    const parsed = type.input.safeParse(attempt.input);
+    if (!parsed.success) {
+      const message = `input no longer matches the '${type.name}' schema: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`;
+      await jobs.recordAttemptError(sql, jobId, attempt.attempts, FailureTypes.InvalidJobInput, message);
+      throw ApplicationFailure.create({ type: FailureTypes.InvalidJobInput, nonRetryable: true, message });
+    }
+
+    // Heartbeats prove the worker is alive and carry cancellation in; handlers that
+    // never heartbeat themselves still get both.
+    const every = Math.max(200, Math.floor(type.policy.heartbeatTimeoutMs / 3));
+    const beat = setInterval(() => ctx.heartbeat(), every);
+    const jobLog = log.child({ jobId, batchId: attempt.batchId, tenantId: attempt.tenantId, attempt: attempt.attempts, workflowId: ctx.info.workflowExecution?.workflowId });
+    const metrics = jobMetrics(type.name);
+    const startedAt = performance.now();
+    let output: unknown;
+    try {
+      try {
+        output = await type.handler(parsed.data, {
+          attempt: attempt.attempts,
+          jobId,
+          batchId: attempt.batchId,
+          tenantId: attempt.tenantId,
+          signal: ctx.cancellationSignal,
+          heartbeat: (details) => ctx.heartbeat(details),
+          log: (msg, fields) => jobLog.info(fields ?? {}, msg),
+          tenantSettings: () => getJobTenantSettings(sql, attempt.tenantId),
+        });
+        metrics.attempt('succeeded', startedAt);
+      } catch (err) {
+        metrics.attempt(ctx.cancellationSignal.aborted ? 'cancelled' : 'failed', startedAt);
+        if (ctx.cancellationSignal.aborted) {
+          throw err instanceof CancelledFailure ? err : new CancelledFailure('job attempt cancelled');
+        }
+        const failure = classifyFailure(err, type);
+        await jobs.recordAttemptError(sql, jobId, attempt.attempts, failure.type, failure.message);
+        throw toApplicationFailure(failure);
+      }
+      const status = await jobs.succeedJob(sql, jobId, attempt.attempts, output ?? null);
+      if (status === 'running') {
+        // A later attempt of this job has started (Temporal timed this one out while
+        // it ran, e.g. a missed heartbeat): the later attempt's outcome is the job's,
+        // and Temporal drops this one's result.
+        throw ApplicationFailure.create({
+          type: FailureTypes.AttemptSuperseded,
+          message: `attempt ${attempt.attempts} of job ${jobId} was superseded by a later attempt`,
+        });
+      }
+      if (status === 'succeeded') jobsEnded(1, 0);
+      return { status: status ?? 'succeeded' };
+    } finally {
+      // Heartbeats go on until the outcome is written: a slow write is not a dead worker.
+      clearInterval(beat);
+    }
+  };
+
   return {
     /**
-     * One attempt of one job: record the start, run the handler, record the outcome.
-     * A job that has ended already (an earlier attempt finished but its worker died
-     * before telling Temporal) is not run again: its status comes back as it is.
+     * One attempt of one job (see runAttempt), under the tenant's cap on jobs in flight:
+     * a slot is taken before the attempt starts, so a dispatch without a free slot is
+     * not an attempt. It comes back `throttled` and the workflow dispatches it again later.
      */
-    async runJob({ jobId }: { jobId: string }): Promise<JobOutcome> {
+    async runJob({ jobId, tenantId }: { jobId: string; tenantId?: string }): Promise<JobOutcome> {
       const ctx = Context.current();
-      const attempt = await jobs.startAttempt(sql, jobId);
-      if (!attempt) {
-        throw ApplicationFailure.create({ type: FailureTypes.NotFound, nonRetryable: true, message: `job ${jobId} no longer exists` });
-      }
-      if (!attempt.started) return { status: attempt.status };
-
-      const type = jobTypeOrFail(registry, attempt.jobType);
-      const parsed = type.input.safeParse(attempt.input);
-      if (!parsed.success) {
-        const message = `input no longer matches the '${type.name}' schema: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`;
-        await jobs.recordAttemptError(sql, jobId, attempt.attempts, FailureTypes.InvalidJobInput, message);
-        throw ApplicationFailure.create({ type: FailureTypes.InvalidJobInput, nonRetryable: true, message });
-      }
-
-      // Heartbeats prove the worker is alive and carry cancellation in; handlers that
-      // never heartbeat themselves still get both.
-      const every = Math.max(200, Math.floor(type.policy.heartbeatTimeoutMs / 3));
-      const beat = setInterval(() => ctx.heartbeat(), every);
-      const jobLog = log.child({ jobId, batchId: attempt.batchId, tenantId: attempt.tenantId, attempt: attempt.attempts, workflowId: ctx.info.workflowExecution?.workflowId });
-      const metrics = jobMetrics(type.name);
-      const startedAt = performance.now();
-      let output: unknown;
+      const slot = await jobSlot(sql, ctx.info, { jobId, tenantId, defaultCap: tenantMaxJobsInFlight });
+      if (!slot) return { status: 'throttled', attemptsSpent: ctx.info.attempt - 1 };
+      // The lease lapses unless renewed: a dead worker's slot comes back after ~3 heartbeat timeouts.
+      const renew = setInterval(() => void slot.renewSoon().catch(() => {}), 1_000);
       try {
-        try {
-          output = await type.handler(parsed.data, {
-            attempt: attempt.attempts,
-            jobId,
-            batchId: attempt.batchId,
-            tenantId: attempt.tenantId,
-            signal: ctx.cancellationSignal,
-            heartbeat: (details) => ctx.heartbeat(details),
-            log: (msg, fields) => jobLog.info(fields ?? {}, msg),
-            tenantSettings: () => getJobTenantSettings(sql, attempt.tenantId),
-          });
-          metrics.attempt('succeeded', startedAt);
-        } catch (err) {
-          metrics.attempt(ctx.cancellationSignal.aborted ? 'cancelled' : 'failed', startedAt);
-          if (ctx.cancellationSignal.aborted) {
-            throw err instanceof CancelledFailure ? err : new CancelledFailure('job attempt cancelled');
-          }
-          const failure = classifyFailure(err, type);
-          await jobs.recordAttemptError(sql, jobId, attempt.attempts, failure.type, failure.message);
-          throw toApplicationFailure(failure);
-        }
-        const status = await jobs.succeedJob(sql, jobId, attempt.attempts, output ?? null);
-        if (status === 'running') {
-          // A later attempt of this job has started (Temporal timed this one out while
-          // it ran, e.g. a missed heartbeat): the later attempt's outcome is the job's,
-          // and Temporal drops this one's result.
-          throw ApplicationFailure.create({
-            type: FailureTypes.AttemptSuperseded,
-            message: `attempt ${attempt.attempts} of job ${jobId} was superseded by a later attempt`,
-          });
-        }
-        if (status === 'succeeded') jobsEnded(1, 0);
-        return { status: status ?? 'succeeded' };
+        return await runAttempt(ctx, jobId);
       } finally {
-        // Heartbeats go on until the outcome is written: a slow write is not a dead worker.
-        clearInterval(beat);
+        clearInterval(renew);
+        await slot.release().catch((err: unknown) => log.warn({ err, jobId }, 'tenant slot not released; it lapses with the lease'));
       }
     },
 

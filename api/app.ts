@@ -36,6 +36,8 @@ export interface AppDeps {
   rateLimit?: RateLimitOptions | undefined;
   /** Aborted when the process starts shutting down: long-lived responses (SSE) end so the server can close. */
   shutdown?: AbortSignal | undefined;
+  /** TENANT_MAX_JOBS_IN_FLIGHT, shown as the effective cap of tenants without their own; the default when omitted. */
+  tenantMaxJobsInFlight?: number | undefined;
 }
 
 export function createApp(deps: AppDeps) {

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { listClustersQuery } from './routes/clusters.js';
 import { backfillBody, consolidationIdParam, createConsolidationBody, listConsolidationsQuery, patchSettingsBody, putScheduleBody, scheduleNameParam, statsQuery } from './consolidation-schemas.js';
 import { batchIdParam, createBatchBody, ingestQuery, listBatchesQuery, listJobsQuery, patchBatchBody, resultsQuery, retryBody } from './schemas.js';
-import { allowHostsBody, createKeyBody, createTenantBody, listTenantsQuery, tenantIdParam, tenantKeyParam } from './tenant-schemas.js';
+import { allowHostsBody, createKeyBody, createTenantBody, listTenantsQuery, patchTenantBody, tenantIdParam, tenantKeyParam } from './tenant-schemas.js';
 
 export type Auth = 'apiKey' | 'admin' | 'none';
 type ObjectSchema = z.ZodObject;
@@ -47,7 +47,8 @@ export const ROUTE_SPECS: readonly RouteSpec[] = [
 
   { method: 'post', path: '/v1/tenants', summary: 'Create a tenant and its first API key (shown once)', tag: 'admin', auth: 'admin', body: createTenantBody, success: [201, 'The tenant and its key'] },
   { method: 'get', path: '/v1/tenants', summary: 'List tenants by name', tag: 'admin', auth: 'admin', query: listTenantsQuery, success: [200, 'A page of tenants'] },
-  { method: 'get', path: '/v1/tenants/:id', summary: 'A tenant, its keys (prefixes only) and allow-list', tag: 'admin', auth: 'admin', params: tenantIdParam, success: [200, 'The tenant'] },
+  { method: 'get', path: '/v1/tenants/:id', summary: 'A tenant, its keys (prefixes only), allow-list and cap on jobs in flight', tag: 'admin', auth: 'admin', params: tenantIdParam, success: [200, 'The tenant'] },
+  { method: 'patch', path: '/v1/tenants/:id', summary: "Set the tenant's cap on jobs in flight across its batches (null: the default)", tag: 'admin', auth: 'admin', params: tenantIdParam, body: patchTenantBody, success: [200, 'The cap'] },
   { method: 'post', path: '/v1/tenants/:id/keys', summary: 'Create an API key (shown once)', tag: 'admin', auth: 'admin', params: tenantIdParam, body: createKeyBody, success: [201, 'The key'] },
   { method: 'delete', path: '/v1/tenants/:id/keys/:keyId', summary: 'Revoke an API key, at once', tag: 'admin', auth: 'admin', params: tenantKeyParam, success: [204, 'Revoked'] },
   { method: 'put', path: '/v1/tenants/:id/http-allow-hosts', summary: "Set the tenant's http.request allow-list", tag: 'admin', auth: 'admin', params: tenantIdParam, body: allowHostsBody, success: [200, 'The allow-list'] },
@@ -71,7 +72,7 @@ export const ROUTE_SPECS: readonly RouteSpec[] = [
   { method: 'get', path: '/v1/consolidations', summary: 'List consolidations, newest first', tag: 'consolidation', auth: 'apiKey', query: listConsolidationsQuery, success: [200, 'A page of consolidations'] },
   { method: 'get', path: '/v1/consolidations/:id', summary: 'A consolidation', tag: 'consolidation', auth: 'apiKey', params: consolidationIdParam, success: [200, 'The consolidation'] },
   ...scheduleSpecs,
-  { method: 'get', path: '/v1/settings', summary: "The tenant's settings", tag: 'consolidation', auth: 'apiKey', success: [200, 'Settings'] },
+  { method: 'get', path: '/v1/settings', summary: "The tenant's settings, and its cap on jobs in flight (read-only)", tag: 'consolidation', auth: 'apiKey', success: [200, 'Settings'] },
   { method: 'patch', path: '/v1/settings', summary: 'Change consolidation threshold and retention', tag: 'consolidation', auth: 'apiKey', body: patchSettingsBody, success: [200, 'Settings'] },
   { method: 'get', path: '/v1/stats', summary: 'Daily roll-ups per job type', tag: 'consolidation', auth: 'apiKey', query: statsQuery, success: [200, 'Roll-ups'] },
 ];

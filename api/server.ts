@@ -28,6 +28,7 @@ const app = createApp({
   log,
   adminToken: config.adminToken,
   rateLimit: config.rateLimit,
+  tenantMaxJobsInFlight: config.tenantMaxJobsInFlight,
   shutdown: stopping.signal,
   temporal: { client, namespace: config.temporalNamespace, taskQueue: config.taskQueue, uiUrl: config.temporalUiUrl },
 });

@@ -34,4 +34,9 @@ export const listTenantsQuery = z
   })
   .strict();
 
+/** The tenant's cap on jobs in flight across all its batches; null: back to TENANT_MAX_JOBS_IN_FLIGHT. */
+export const patchTenantBody = z
+  .object({ maxJobsInFlight: z.int().min(1).max(1_000_000).nullable() })
+  .strict();
+
 export const allowHostsBody = z.object({ hosts: z.array(allowHost).max(100) }).strict();

@@ -67,6 +67,8 @@ export interface WorkerDeps {
   workflowBundle?: WorkflowBundleOption;
   shutdownGraceMs: number;
   maxConcurrentActivities: number;
+  /** TENANT_MAX_JOBS_IN_FLIGHT: the cap of tenants without their own. */
+  tenantMaxJobsInFlight: number;
 }
 
 /**
@@ -80,7 +82,7 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     namespace: deps.namespace,
     taskQueue: deps.taskQueue,
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createActivities({ sql: deps.sql, registry: deps.registry, log: deps.log }),
+    activities: createActivities({ sql: deps.sql, registry: deps.registry, log: deps.log, tenantMaxJobsInFlight: deps.tenantMaxJobsInFlight }),
     shutdownGraceTime: deps.shutdownGraceMs,
     maxConcurrentActivityTaskExecutions: deps.maxConcurrentActivities,
   });

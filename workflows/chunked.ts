@@ -26,6 +26,7 @@ import { FailureTypes } from '../lib/names.js';
 import { noteBatchFailed } from './control.js';
 import { MAX_HISTORY_EVENTS } from './per-activity.js';
 import { backoffMs, type RangeEnd, type RangeRun } from './shared.js';
+import { throttleBackoff } from './throttle.js';
 
 const MIN_CHUNK = 200;
 const MAX_CHUNK = 2_000;
@@ -87,6 +88,14 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
     failure ??= err;
   };
   const halted = () => ctl.stop || failure !== undefined;
+  // --- tenant cap: a throttled chunk (no slot free) ran nothing; its jobs wait a growing
+  // durable timer, and no new range starts until a chunk gets through again.
+  const throttle = throttleBackoff();
+  const deferAfter = (throttled: boolean | undefined): number => {
+    if (throttled) return throttle.next();
+    throttle.reset();
+    return 0;
+  };
 
   /** Takes a slot; re-checked after each wake-up because several waiters can wake at once. */
   const acquire = async (): Promise<boolean> => {
@@ -111,7 +120,8 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
         return;
       }
       if (result.retry.length > 0) scheduleRetry(result.retry);
-      if (result.deferred.length > 0) later(0, result.deferred);
+      const delay = deferAfter(result.throttled);
+      if (result.deferred.length > 0) later(delay, result.deferred);
     } finally {
       active--;
       r.onInFlight(active * lanes());
@@ -169,6 +179,7 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
       await settled();
       return { done: false, continueFrom: next };
     }
+    if (throttle.active) await condition(() => halted() || !throttle.active);
     if (!(await acquire())) break;
     const fromSeq = next;
     next = Math.min(r.toSeq, next + chunkSize);

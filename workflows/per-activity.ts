@@ -18,6 +18,7 @@ import {
 import type { Activities } from '../activities/index.js';
 import { noteBatchFailed } from './control.js';
 import { bookkeeping, countStatus, jobActivityOptions, type RangeEnd, type RangeRun } from './shared.js';
+import { admissionGate } from './throttle.js';
 
 /** Ids fetched per page: small enough for one activity result, large enough to keep dispatch busy. */
 const PAGE_SIZE = 500;
@@ -41,11 +42,30 @@ export async function runPerActivity(r: RangeRun): Promise<RangeEnd> {
   const attempts = new CancellationScope();
   let inFlight = 0;
   let failure: unknown;
+  // Tenant cap: throttled jobs wait here; no new job is dispatched while some do.
+  const gate = admissionGate({ hold: () => ctl.paused, stopped: () => ctl.stop || failure !== undefined, maxWindow: () => ctl.concurrency });
 
   const runOne = async (job: { id: string; seq: number }) => {
-    const { runJob } = proxyActivities<Activities>({ ...options, summary: `job #${job.seq}` });
+    let spent = 0;
+    let parkedBefore = false;
     try {
-      countStatus(r.tally, (await runJob({ jobId: job.id })).status);
+      for (;;) {
+        // Temporal attempts spent by throttled dispatches' earlier attempts count against the policy.
+        const retry = spent > 0 && options.retry?.maximumAttempts ? { retry: { ...options.retry, maximumAttempts: options.retry.maximumAttempts - spent } } : {};
+        const { runJob } = proxyActivities<Activities>({ ...options, ...retry, summary: `job #${job.seq}` });
+        const outcome = await runJob({ jobId: job.id, tenantId: r.tenantId });
+        if (outcome.status !== 'throttled') {
+          countStatus(r.tally, outcome.status);
+          return;
+        }
+        // The tenant is at its cap on jobs in flight and the job did not start: it keeps
+        // its place in flight and waits at the gate (durable timers) to be dispatched again.
+        spent += outcome.attemptsSpent ?? 0;
+        await gate.park(parkedBefore);
+        parkedBefore = true;
+        await condition(() => ctl.stop || failure !== undefined || !ctl.paused);
+        if (ctl.stop || failure !== undefined) return;
+      }
     } catch (err) {
       if (isCancellation(err) || !(err instanceof ActivityFailure)) throw err;
       // A job whose attempts are spent is recorded failed even when the stop cancels the others.
@@ -65,7 +85,7 @@ export async function runPerActivity(r: RangeRun): Promise<RangeEnd> {
     const page = await bookkeeping.listPendingJobs({ batchId: r.batchId, afterSeq, beforeSeq: r.toSeq, limit: PAGE_SIZE });
     if (page.length === 0) break;
     for (const job of page) {
-      await condition(() => ctl.stop || failure !== undefined || (!ctl.paused && inFlight < ctl.concurrency));
+      await condition(() => ctl.stop || failure !== undefined || (!ctl.paused && inFlight < ctl.concurrency && gate.parked === 0));
       if (ctl.stop || failure !== undefined) return settled().then(() => ({ done: true }));
       const info = workflowInfo();
       if (info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS) {

@@ -3,18 +3,22 @@ import { Hono } from 'hono';
 import type { Sql } from '../../db/client.js';
 import { getTenant, listApiKeys, listTenants, revokeApiKey, type ApiKeyRow } from '../../db/tenant-admin.js';
 import { getJobTenantSettings, setHttpAllowHosts } from '../../db/tenant-settings.js';
+import { getSlotState, setMaxJobsInFlight } from '../../db/tenant-slots.js';
+import { DEFAULT_TENANT_MAX_JOBS_IN_FLIGHT } from '../../config.js';
 import { insertApiKey, insertTenant } from '../../db/tenants.js';
 import { NotFoundError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { requireAdminToken } from '../admin-auth.js';
 import { requireJson } from '../content-type.js';
 import { validationHook } from '../problem.js';
-import { allowHostsBody, createKeyBody, createTenantBody, listTenantsQuery, tenantIdParam, tenantKeyParam } from '../tenant-schemas.js';
+import { allowHostsBody, createKeyBody, createTenantBody, listTenantsQuery, patchTenantBody, tenantIdParam, tenantKeyParam } from '../tenant-schemas.js';
 
 export interface TenantRouteDeps {
   sql: Sql;
   log: Logger;
   adminToken?: string | undefined;
+  /** TENANT_MAX_JOBS_IN_FLIGHT: the cap of tenants without their own. */
+  tenantMaxJobsInFlight?: number | undefined;
 }
 
 const keyView = (k: ApiKeyRow) => ({
@@ -31,7 +35,12 @@ const keyView = (k: ApiKeyRow) => ({
  * mint keys or widen its own http.request allow-list). A key's secret is in the
  * answer that creates it and nowhere else; only its SHA-256 is stored.
  */
-export function tenantRoutes({ sql, log, adminToken }: TenantRouteDeps) {
+export function tenantRoutes({ sql, log, adminToken, tenantMaxJobsInFlight = DEFAULT_TENANT_MAX_JOBS_IN_FLIGHT }: TenantRouteDeps) {
+  /** The tenant's own cap (null: the default), the cap in force, and its jobs in flight now. */
+  const capView = async (tenantId: string) => {
+    const s = await getSlotState(sql, tenantId);
+    return { maxJobsInFlight: s.maxJobsInFlight, effectiveMaxJobsInFlight: s.maxJobsInFlight ?? tenantMaxJobsInFlight, jobsInFlight: s.used };
+  };
   const find = async (id: string) => {
     const tenant = await getTenant(sql, id);
     if (!tenant) throw new NotFoundError(`No tenant ${id}; list them with GET /v1/tenants.`);
@@ -75,12 +84,25 @@ export function tenantRoutes({ sql, log, adminToken }: TenantRouteDeps) {
     })
     .get('/:id', zValidator('param', tenantIdParam, validationHook('path')), async (c) => {
       const tenant = await find(c.req.valid('param').id);
-      const [keys, settings] = await Promise.all([listApiKeys(sql, tenant.id), getJobTenantSettings(sql, tenant.id)]);
+      const [keys, settings, cap] = await Promise.all([listApiKeys(sql, tenant.id), getJobTenantSettings(sql, tenant.id), capView(tenant.id)]);
       return c.json(
-        { id: tenant.id, name: tenant.name, createdAt: tenant.createdAt.toISOString(), httpAllowHosts: settings.httpAllowHosts, keys: keys.map(keyView) },
+        { id: tenant.id, name: tenant.name, createdAt: tenant.createdAt.toISOString(), httpAllowHosts: settings.httpAllowHosts, ...cap, keys: keys.map(keyView) },
         200,
       );
     })
+    .patch(
+      '/:id',
+      requireJson,
+      zValidator('param', tenantIdParam, validationHook('path')),
+      zValidator('json', patchTenantBody, validationHook('body')),
+      async (c) => {
+        const tenant = await find(c.req.valid('param').id);
+        const value = await setMaxJobsInFlight(sql, tenant.id, c.req.valid('json').maxJobsInFlight);
+        log.info({ tenantId: tenant.id, maxJobsInFlight: value }, 'tenant cap on jobs in flight set');
+        // Running chunks and attempts keep the slots they hold; new grants follow the new cap.
+        return c.json({ tenantId: tenant.id, ...(await capView(tenant.id)) }, 200);
+      },
+    )
     .post(
       '/:id/keys',
       requireJson,

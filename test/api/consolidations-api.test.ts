@@ -61,7 +61,7 @@ describe('tenancy', () => {
     expect(((await (await h.request('GET', '/v1/stats', { key: alice.key })).json()) as { items: unknown[] }).items).toHaveLength(1);
 
     await h.request('PATCH', '/v1/settings', { key: alice.key, json: { consolidationThreshold: 100, retentionDays: 7 } });
-    expect(await (await h.request('GET', '/v1/settings', { key: bob.key })).json()).toEqual({ consolidationThreshold: null, retentionDays: null });
+    expect(await (await h.request('GET', '/v1/settings', { key: bob.key })).json()).toEqual({ consolidationThreshold: null, retentionDays: null, maxJobsInFlight: 1000 });
 
     const put = await h.request('PUT', '/v1/consolidation-schedules/weekly', { key: alice.key, json: { cron: '0 6 * * 1' } });
     expect(put.status).toBe(201);
@@ -98,6 +98,8 @@ describe('validation', () => {
       ['PATCH', '/v1/settings', { consolidationThreshold: 0 }],
       ['PATCH', '/v1/settings', {}],
       ['PATCH', '/v1/settings', { retentionDays: 'long' }],
+      // The cap on jobs in flight is the operators' (PATCH /v1/tenants/:id), not the tenant's.
+      ['PATCH', '/v1/settings', { maxJobsInFlight: 5000 }],
       ['PUT', '/v1/consolidation-schedules/Bad Name', { cron: '0 3 * * *' }],
       ['PUT', '/v1/consolidation-schedules/ok', { cron: '0 3 * * *', extra: true }],
       ['POST', '/v1/consolidation-schedules/ok/backfill', { start: '2026-01-02T00:00:00Z', end: '2026-01-01T00:00:00Z' }],
@@ -107,11 +109,11 @@ describe('validation', () => {
       const res = await h.request(method, path, { key: t.key, ...(json === undefined ? {} : { json }) });
       expect(res.status, `${method} ${path} ${JSON.stringify(json)}`).toBe(400);
     }
-    expect(await (await h.request('GET', '/v1/settings', { key: t.key })).json()).toEqual({ consolidationThreshold: null, retentionDays: null });
+    expect(await (await h.request('GET', '/v1/settings', { key: t.key })).json()).toEqual({ consolidationThreshold: null, retentionDays: null, maxJobsInFlight: 1000 });
     const cleared = await h.request('PATCH', '/v1/settings', { key: t.key, json: { retentionDays: 5 } });
-    expect(await cleared.json()).toEqual({ consolidationThreshold: null, retentionDays: 5 });
+    expect(await cleared.json()).toEqual({ consolidationThreshold: null, retentionDays: 5, maxJobsInFlight: 1000 });
     const both = await h.request('PATCH', '/v1/settings', { key: t.key, json: { consolidationThreshold: 9, retentionDays: null } });
-    expect(await both.json()).toEqual({ consolidationThreshold: 9, retentionDays: null });
+    expect(await both.json()).toEqual({ consolidationThreshold: 9, retentionDays: null, maxJobsInFlight: 1000 });
   });
 
   it('answers 401 without a key', async () => {

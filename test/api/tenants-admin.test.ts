@@ -119,6 +119,37 @@ describe('tenants and keys', () => {
     expect((await getJobTenantSettings(h.sql, t.id)).httpAllowHosts).toEqual(['127.0.0.1', 'a.example', 'b.example']);
   });
 
+  it("sets a tenant's cap on jobs in flight, which the tenant reads and cannot change", async () => {
+    const t = await h.tenant();
+    const other = await h.tenant();
+    const read = async () => (await (await admin('GET', `/v1/tenants/${t.id}`)).json()) as Record<string, unknown>;
+    const settings = async (key: string) => (await (await h.request('GET', '/v1/settings', { key })).json()) as Record<string, unknown>;
+    // A tenant without a settings row: the default (TENANT_MAX_JOBS_IN_FLIGHT) applies.
+    expect(await read()).toMatchObject({ maxJobsInFlight: null, effectiveMaxJobsInFlight: 1000, jobsInFlight: 0 });
+    expect(await settings(t.key)).toMatchObject({ maxJobsInFlight: 1000 });
+
+    const set = await admin('PATCH', `/v1/tenants/${t.id}`, { maxJobsInFlight: 25 });
+    expect(set.status).toBe(200);
+    expect(await set.json()).toEqual({ tenantId: t.id, maxJobsInFlight: 25, effectiveMaxJobsInFlight: 25, jobsInFlight: 0 });
+    expect(await read()).toMatchObject({ maxJobsInFlight: 25, effectiveMaxJobsInFlight: 25 });
+    expect(await settings(t.key)).toMatchObject({ maxJobsInFlight: 25 });
+    expect(await settings(other.key)).toMatchObject({ maxJobsInFlight: 1000 });
+
+    for (const body of [{ maxJobsInFlight: 0 }, { maxJobsInFlight: 1.5 }, { maxJobsInFlight: '5' }, {}, { maxJobsInFlight: 5, extra: 1 }]) {
+      const res = await admin('PATCH', `/v1/tenants/${t.id}`, body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.headers.get('content-type')).toContain('application/problem+json');
+    }
+    expect((await admin('PATCH', '/v1/tenants/3b241101-e2bb-4255-8caf-4136c566a962', { maxJobsInFlight: 5 })).status).toBe(404);
+    expect((await h.request('PATCH', `/v1/tenants/${t.id}`, { key: t.key, json: { maxJobsInFlight: 5000 } })).status).toBe(401);
+    expect((await h.request('PATCH', '/v1/settings', { key: t.key, json: { maxJobsInFlight: 5000 } })).status).toBe(400);
+    expect(await settings(t.key)).toMatchObject({ maxJobsInFlight: 25 });
+
+    const cleared = await admin('PATCH', `/v1/tenants/${t.id}`, { maxJobsInFlight: null });
+    expect(await cleared.json()).toMatchObject({ maxJobsInFlight: null, effectiveMaxJobsInFlight: 1000 });
+    expect(await settings(t.key)).toMatchObject({ maxJobsInFlight: 1000 });
+  });
+
   it('lists tenants by name, page by page', async () => {
     for (const n of ['list-a', 'list-b', 'list-c']) await createTenant(n);
     const names: string[] = [];

@@ -8,6 +8,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { createApp } from '../../api/app.js';
+import { DEFAULT_TENANT_MAX_JOBS_IN_FLIGHT } from '../../config.js';
 import { createSql, type Sql } from '../../db/client.js';
 import { dropDatabase } from '../../db/databases.js';
 import { insertApiKey, insertTenant } from '../../db/tenants.js';
@@ -61,7 +62,7 @@ export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 let runtimeInstalled = false;
 
 export async function createHarness(
-  opts: { worker?: boolean; registry?: JobTypeRegistry; temporalAddress?: string; controlTimeoutMs?: number } = {},
+  opts: { worker?: boolean; registry?: JobTypeRegistry; temporalAddress?: string; controlTimeoutMs?: number; tenantMaxJobsInFlight?: number } = {},
 ): Promise<Harness> {
   const temporalAddress = opts.temporalAddress ?? inject('temporalAddress');
   const registry = opts.registry ?? defaultRegistry();
@@ -74,7 +75,8 @@ export async function createHarness(
   const connection = await Connection.connect({ address: temporalAddress });
   const client = new Client({ connection, namespace: 'default' });
   const temporal: TemporalDeps = { client, namespace: 'default', taskQueue, uiUrl: 'http://localhost:8233', controlTimeoutMs: opts.controlTimeoutMs ?? 10_000 };
-  const app = createApp({ sql, temporal, registry, log, adminToken: TEST_ADMIN_TOKEN });
+  const tenantMaxJobsInFlight = opts.tenantMaxJobsInFlight ?? DEFAULT_TENANT_MAX_JOBS_IN_FLIGHT;
+  const app = createApp({ sql, temporal, registry, log, adminToken: TEST_ADMIN_TOKEN, tenantMaxJobsInFlight });
 
   let nativeConnection: NativeConnection | undefined;
   let worker: Worker | undefined;
@@ -132,6 +134,7 @@ export async function createHarness(
         workflowBundle: { codePath: workflowBundlePath },
         shutdownGraceMs: 5_000,
         maxConcurrentActivities: o.maxConcurrentActivities ?? 100,
+        tenantMaxJobsInFlight,
       });
       running = worker.run();
     },

@@ -255,7 +255,7 @@ describe('retention', () => {
     const otherTenants = await seedFinishedBatch(h, other.id, { completedAt: daysAgo(40), jobs: [{ status: 'succeeded', attempts: 1, durationMs: 7 }] });
     await h.request('PATCH', '/v1/settings', { key: other.key, json: { retentionDays: 30 } });
     const patched = await h.request('PATCH', '/v1/settings', { key: t.key, json: { retentionDays: 30 } });
-    expect(await patched.json()).toEqual({ consolidationThreshold: null, retentionDays: 30 });
+    expect(await patched.json()).toEqual({ consolidationThreshold: null, retentionDays: 30, maxJobsInFlight: 1000 });
 
     const { body } = await startManual(t.key, { jobTypes: ['sleep'] });
     const done = await waitForConsolidation(h, t.key, body.id);

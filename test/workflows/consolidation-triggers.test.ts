@@ -25,7 +25,7 @@ describe('threshold trigger', () => {
     const t = await h.tenant();
     const res = await h.request('PATCH', '/v1/settings', { key: t.key, json: { consolidationThreshold: 5 } });
     expect(res.status).toBe(200);
-    expect(await (await h.request('GET', '/v1/settings', { key: t.key })).json()).toEqual({ consolidationThreshold: 5, retentionDays: null });
+    expect(await (await h.request('GET', '/v1/settings', { key: t.key })).json()).toEqual({ consolidationThreshold: 5, retentionDays: null, maxJobsInFlight: 1000 });
 
     await runBatch(t, 3);
     expect(await listConsolidations(h, t.key)).toEqual([]);

@@ -23,6 +23,7 @@ try {
     ...(config.workflowBundlePath ? { workflowBundle: { codePath: config.workflowBundlePath } } : {}),
     shutdownGraceMs: config.workerShutdownGraceMs,
     maxConcurrentActivities: config.workerMaxConcurrentActivities,
+    tenantMaxJobsInFlight: config.tenantMaxJobsInFlight,
   });
   log.info('worker started');
   await worker.run();

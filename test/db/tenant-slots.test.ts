@@ -1,0 +1,94 @@
+/**
+ * The per-tenant cap's slot counter under concurrency: many holders acquiring at once
+ * never get more than the cap in total, releases give slots back, and a lapsed lease
+ * (a dead worker's) is reclaimed by the next acquire that finds the tenant full.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { acquireSlots, getSlotState, reclaimExpired, releaseSlots, renewLease, setMaxJobsInFlight } from '../../db/tenant-slots.js';
+import { createHarness, type Harness } from '../support/harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await createHarness({ worker: false });
+});
+afterAll(() => h?.close());
+
+const leases = (tenantId: string) =>
+  h.sql<{ holder: string; slots: number }[]>`
+    select holder, slots
+    from tenant_slot_leases
+    where tenant_id = ${tenantId}
+    order by holder
+  `;
+
+const leasedTotal = async (tenantId: string) => (await leases(tenantId)).reduce((n, l) => n + l.slots, 0);
+
+it('never grants more than the cap in total to many concurrent callers, and keeps the counter equal to the leases', async () => {
+  const t = await h.tenant();
+  await setMaxJobsInFlight(h.sql, t.id, 10);
+  const grants = await Promise.all(
+    Array.from({ length: 40 }, (_, i) => acquireSlots(h.sql, { tenantId: t.id, holder: `h${i % 20}`, want: 1 + (i % 3), ttlMs: 60_000, defaultCap: 1000 })),
+  );
+  expect(grants.reduce((a, b) => a + b, 0)).toBe(10);
+  expect(grants.every((g) => g >= 0 && g <= 3)).toBe(true);
+  expect(await getSlotState(h.sql, t.id)).toEqual({ used: 10, maxJobsInFlight: 10 });
+  expect(await leasedTotal(t.id)).toBe(10);
+
+  // Full: nothing more, whoever asks.
+  expect(await acquireSlots(h.sql, { tenantId: t.id, holder: 'late', want: 5, ttlMs: 60_000, defaultCap: 1000 })).toBe(0);
+
+  // Concurrent releases (some twice, some partial) and acquires still leave counter = sum of leases <= cap.
+  const holders = (await leases(t.id)).map((l) => l.holder);
+  await Promise.all([
+    ...holders.map((holder) => releaseSlots(h.sql, t.id, holder)),
+    ...holders.map((holder) => releaseSlots(h.sql, t.id, holder, 1)),
+    ...Array.from({ length: 20 }, (_, i) => acquireSlots(h.sql, { tenantId: t.id, holder: `again${i}`, want: 2, ttlMs: 60_000, defaultCap: 1000 })),
+  ]);
+  const state = await getSlotState(h.sql, t.id);
+  expect(state.used).toBe(await leasedTotal(t.id));
+  expect(state.used).toBeLessThanOrEqual(10);
+});
+
+it('gives slots back on release, partially or all, and ignores unknown holders', async () => {
+  const t = await h.tenant();
+  // No settings row: the default cap applies.
+  const acquire = (holder: string, want: number) => acquireSlots(h.sql, { tenantId: t.id, holder, want, ttlMs: 60_000, defaultCap: 4 });
+  expect(await acquire('a', 3)).toBe(3);
+  expect(await acquire('b', 3)).toBe(1);
+  expect(await acquire('a', 1)).toBe(0);
+
+  expect(await releaseSlots(h.sql, t.id, 'a', 1)).toBe(1);
+  expect(await leases(t.id)).toEqual([
+    { holder: 'a', slots: 2 },
+    { holder: 'b', slots: 1 },
+  ]);
+  expect(await acquire('b', 5)).toBe(1);
+  expect(await releaseSlots(h.sql, t.id, 'a')).toBe(2);
+  expect(await releaseSlots(h.sql, t.id, 'a')).toBe(0);
+  expect(await releaseSlots(h.sql, t.id, 'nobody', 3)).toBe(0);
+  expect(await releaseSlots(h.sql, t.id, 'b', 10)).toBe(2);
+  expect(await getSlotState(h.sql, t.id)).toEqual({ used: 0, maxJobsInFlight: null });
+  expect(await leases(t.id)).toEqual([]);
+});
+
+it("reclaims a lapsed lease when the tenant is full, and a lowered cap grants nothing until it is under it", async () => {
+  const t = await h.tenant();
+  const acquire = (holder: string, want: number, ttlMs = 60_000) => acquireSlots(h.sql, { tenantId: t.id, holder, want, ttlMs, defaultCap: 5 });
+  expect(await acquire('dead', 5, 1)).toBe(5);
+  await new Promise((r) => setTimeout(r, 20));
+  // A renewal after the lease lapsed but before it was reclaimed still holds.
+  expect(await renewLease(h.sql, t.id, 'dead', 1)).toBe(true);
+  await new Promise((r) => setTimeout(r, 20));
+  expect(await acquire('alive', 2)).toBe(2);
+  expect(await leases(t.id)).toEqual([{ holder: 'alive', slots: 2 }]);
+  expect(await renewLease(h.sql, t.id, 'dead', 60_000)).toBe(false);
+  expect(await reclaimExpired(h.sql, t.id)).toBe(0);
+
+  await setMaxJobsInFlight(h.sql, t.id, 1);
+  expect(await acquire('other', 1)).toBe(0);
+  expect(await getSlotState(h.sql, t.id)).toEqual({ used: 2, maxJobsInFlight: 1 });
+  await releaseSlots(h.sql, t.id, 'alive', 1);
+  expect(await acquire('other', 1)).toBe(0);
+  await releaseSlots(h.sql, t.id, 'alive');
+  expect(await acquire('other', 3)).toBe(1);
+});
