@@ -268,9 +268,11 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
           }
         };
         // --- tenant cap: lanes start as slots are granted (now, and on later ticks while
-        // short of `wanted`); a lane's slot goes back as soon as it has no job left to take.
+        // short of `wanted`).
         let closed = false;
-        const pool = lanePool(() => lane().finally(() => slots.release(1).catch(() => {})));
+        // A chunk's lanes finish within one job of each other, so its slots all go back at
+        // the end, in one statement (see finally).
+        const pool = lanePool(lane);
         const topUp = async () => {
           await slots.renewSoon();
           const want = Math.min(wanted - pool.size, toRun.length - next);
