@@ -54,7 +54,10 @@ export async function startSystem(log: (m: string) => void): Promise<System> {
   const bundlePath = path.join(dir, 'workflow-bundle.js');
   await writeFile(bundlePath, (await bundleWorkflows()).code);
   const taskQueue = 'bench';
-  const worker: ChildProcess = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'worker.ts')], {
+  // BENCH_CPU_PROF=<dir>: the worker writes a V8 CPU profile there when it stops (open it in
+  // Chrome DevTools, or summarise it with bench/profile-summary.ts).
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(process.env.BENCH_CPU_PROF)] : [];
+  const worker: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', path.join(root, 'worker.ts')], {
     cwd: root,
     env: {
       ...process.env,
