@@ -39,7 +39,7 @@ export interface BatchPlan extends BatchSnapshot {
   policy: Pick<JobPolicy, 'mode' | 'timeoutMs' | 'heartbeatTimeoutMs' | 'nonRetryableErrorTypes'>;
 }
 
-const snapshotOf = (row: BatchRow): BatchSnapshot => ({
+export const snapshotOf = (row: BatchRow): BatchSnapshot => ({
   status: row.status,
   epoch: row.redrives,
   total: row.totalJobs,

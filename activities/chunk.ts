@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { batchGate } from '../db/batch-control.js';
+import { finishBatchIfDone } from '../db/batches.js';
 import * as chunks from '../db/chunks.js';
 import { getJobTenantSettings } from '../db/tenant-settings.js';
 import type { AttemptOutcome, ChunkClaim, ChunkJob } from '../db/chunks.js';
 import { FailureTypes } from '../lib/names.js';
 import { classifyFailure, jobTypeOrFail } from './failures.js';
+import { snapshotOf, type BatchSnapshot } from './batch.js';
 import type { ActivityDeps } from './index.js';
 import { jobMetrics, jobsEnded } from './job-metrics.js';
 import { holderOf, lanePool, leaseTtlMs, slotLease } from './tenant-cap.js';
@@ -25,6 +27,11 @@ export interface ChunkArgs {
   concurrency: number;
   /** The batch's failure tolerance as a count; past it the chunk stops taking jobs. */
   failureLimit: number | null;
+  /**
+   * Set when this chunk holds all of the batch's jobs: if every one of them ends here,
+   * the chunk finishes the batch too (one local activity less for a small batch).
+   */
+  finish?: { epoch: number };
 }
 
 /** A job handed back to the workflow. */
@@ -55,6 +62,8 @@ export interface ChunkResult {
   deferred: JobRef[];
   /** The batch's failed counter as of the chunk's last write. */
   batchFailed: number;
+  /** The batch as `finish` left it, when this chunk finished it. */
+  finished?: BatchSnapshot & { thresholdSet: boolean };
   /** The tenant had no slot free (its cap on jobs in flight): nothing ran, every job is `deferred`. */
   throttled?: boolean;
 }
@@ -299,6 +308,10 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
       }
       if (flushError !== undefined) throw flushError;
       if (ctx.cancellationSignal.aborted) throw new CancelledFailure('chunk cancelled');
+      if (args.finish && !halt && result.retry.length === 0 && result.deferred.length === 0) {
+        const row = await finishBatchIfDone(sql, args.batchId, args.finish.epoch);
+        if (row) result.finished = { ...snapshotOf(row), thresholdSet: row.thresholdSet };
+      }
       return result;
     },
   };

@@ -177,6 +177,25 @@ export async function finishBatch(sql: Db, batchId: string, epoch: number): Prom
   return current;
 }
 
+/**
+ * finishBatch for the activity that ran a batch's last jobs: only when every job has
+ * ended by the counters; undefined otherwise (the workflow then finishes it as usual).
+ */
+export async function finishBatchIfDone(sql: Db, batchId: string, epoch: number): Promise<FinishedBatch | undefined> {
+  const [row] = await sql<FinishedBatch[]>`
+    update batches
+    set status = ${outcomeFromCounters(sql)},
+      paused_at = null,
+      completed_at = now()
+    where id = ${batchId}
+      and status = 'running'
+      and redrives = ${epoch}
+      and succeeded_jobs + failed_jobs + cancelled_jobs = total_jobs
+    returning ${batchColumns(sql)}, ${thresholdSet(sql)}
+  `;
+  return row;
+}
+
 /** Whether the batch's tenant has a consolidation threshold, so its end must check it. */
 const thresholdSet = (sql: Db) => sql`
   exists (

@@ -156,6 +156,7 @@ export async function batchWorkflow(args: BatchWorkflowArgs): Promise<BatchSnaps
     }
     if (args.cursor === undefined) upsertSearchAttributes([{ key: SearchAttributes.BatchStatus, value: ctl.paused ? 'paused' : 'running' }]);
 
+    let finishedByRange: (BatchSnapshot & { thresholdSet: boolean }) | undefined;
     if (started.total <= RANGE_SIZE) {
       const end = await runRange({
         batchId,
@@ -168,7 +169,9 @@ export async function batchWorkflow(args: BatchWorkflowArgs): Promise<BatchSnaps
         onInFlight: (n) => {
           running = n;
         },
+        finishEpoch: started.epoch,
       });
+      if (end.done) finishedByRange = end.finished;
       if (!end.done && !ctl.stop) {
         // Updates record their change on the row, which the next run reads: let them finish.
         await condition(allHandlersFinished);
@@ -188,9 +191,12 @@ export async function batchWorkflow(args: BatchWorkflowArgs): Promise<BatchSnaps
       });
     }
     ended = true;
-    const ending = await CancellationScope.nonCancellable(() =>
-      ctl.stop ? bookkeeping.abortBatch({ batchId, epoch: started.epoch }) : bookkeeping.finishBatch({ batchId, epoch: started.epoch }),
-    );
+    const ending =
+      finishedByRange && !ctl.stop
+        ? finishedByRange
+        : await CancellationScope.nonCancellable(() =>
+            ctl.stop ? bookkeeping.abortBatch({ batchId, epoch: started.epoch }) : bookkeeping.finishBatch({ batchId, epoch: started.epoch }),
+          );
     const final = settle(ending);
     // Post-processing never fails the batch, whose outcome is written already:
     // near-duplicate clusters for document batches, then the tenant's consolidation

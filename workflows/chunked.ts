@@ -21,7 +21,7 @@ import {
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities, ChunkArgs, JobRef, RetryEntry } from '../activities/index.js';
+import type { Activities, ChunkArgs, ChunkResult, JobRef, RetryEntry } from '../activities/index.js';
 import { FailureTypes } from '../lib/names.js';
 import { noteBatchFailed } from './control.js';
 import { MAX_HISTORY_EVENTS } from './per-activity.js';
@@ -108,10 +108,12 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
     return true;
   };
 
+  let finished: ChunkResult['finished'];
   /** Runs one chunk in a slot already taken. */
   const execute = async (args: ChunkArgs) => {
     try {
       const result = await runChunk(args);
+      finished ??= result.finished;
       r.tally.succeeded += result.succeeded;
       r.tally.failed += result.failed;
       noteBatchFailed(ctl, result.batchFailed);
@@ -183,8 +185,10 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
     if (!(await acquire())) break;
     const fromSeq = next;
     next = Math.min(r.toSeq, next + chunkSize);
-    void work.run(() => execute({ ...base(), range: { fromSeq, toSeq: next } })).catch(fail);
+    // A chunk holding the whole batch may finish it when all its jobs end there.
+    const whole = r.finishEpoch !== undefined && fromSeq === 0 && next === r.toSeq;
+    void work.run(() => execute({ ...base(), range: { fromSeq, toSeq: next }, ...(whole ? { finish: { epoch: r.finishEpoch! } } : {}) })).catch(fail);
   }
   await settled();
-  return { done: true };
+  return { done: true, ...(finished ? { finished } : {}) };
 }

@@ -1,6 +1,6 @@
 /** Pieces the batch workflows share: activity proxies, tallies and the range contract. */
 import { proxyLocalActivities, type ActivityOptions } from '@temporalio/workflow';
-import type { Activities, BatchPlan } from '../activities/index.js';
+import type { Activities, BatchSnapshot, BatchPlan } from '../activities/index.js';
 import { NON_RETRYABLE_FAILURE_TYPES } from '../lib/names.js';
 import type { RunControl } from './control.js';
 
@@ -26,10 +26,15 @@ export interface RangeRun {
   tally: Tally;
   /** Live count of jobs in flight, for the progress query. */
   onInFlight(n: number): void;
+  /** Set when this range is the whole batch: a chunk that ends all of it may finish the batch. */
+  finishEpoch?: number;
 }
 
-/** A range either ran to its end, or stopped early for a continue-as-new at `continueFrom`. */
-export type RangeEnd = { done: true } | { done: false; continueFrom: number };
+/**
+ * A range either ran to its end (`finished`: the batch too, by its last chunk), or
+ * stopped early for a continue-as-new at `continueFrom`.
+ */
+export type RangeEnd = { done: true; finished?: BatchSnapshot & { thresholdSet: boolean } } | { done: false; continueFrom: number };
 
 /**
  * Bookkeeping activities are short, idempotent SQL statements: local activities keep
