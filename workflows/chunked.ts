@@ -133,13 +133,18 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
   // Jobs whose backoff has run out (or that a pause handed back) wait here; one pump
   // hands them out in chunks, so groups that come due together (timers firing in one
   // activation, or while every slot is busy) share one activity instead of one each.
+  // While first-pass chunks are still being started, the pump waits for a full chunk:
+  // a chunk's fixed cost (scheduling, claim, load, flush) is then spread over as many
+  // jobs as a first-pass chunk's. Once the range is all started (or the run is about to
+  // continue as new), it hands out whatever is ready.
   const ready: JobRef[] = [];
+  let rangeStarted = false;
   let pumping = false;
   const pump = async () => {
     if (pumping) return;
     pumping = true;
     try {
-      while (ready.length > 0) {
+      while (ready.length > 0 && (rangeStarted || ready.length >= chunkSize)) {
         if (!(await acquire())) return;
         const jobs = ready.splice(0, chunkSize);
         void work.run(() => execute({ ...base(), ids: jobs.map((j) => j.id), seen: jobs.map((j) => j.seen) })).catch(fail);
@@ -178,6 +183,8 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
   while (next < r.toSeq) {
     const info = workflowInfo();
     if (info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS) {
+      rangeStarted = true;
+      void pump().catch(fail);
       await settled();
       return { done: false, continueFrom: next };
     }
@@ -189,6 +196,8 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
     const whole = r.finishEpoch !== undefined && fromSeq === 0 && next === r.toSeq;
     void work.run(() => execute({ ...base(), range: { fromSeq, toSeq: next }, ...(whole ? { finish: { epoch: r.finishEpoch! } } : {}) })).catch(fail);
   }
+  rangeStarted = true;
+  void pump().catch(fail);
   await settled();
   return { done: true, ...(finished ? { finished } : {}) };
 }
