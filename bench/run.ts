@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { countJobsByStatus } from '../db/jobs.js';
 import { getBatchById } from '../db/batches.js';
+import { insertApiKey, insertTenant } from '../db/tenants.js';
 import { rssMb, startSystem, type System } from './setup.js';
 
 const { values: opts } = parseArgs({
@@ -27,6 +28,8 @@ interface Workload {
   mode: 'chunk' | 'activity';
   query: string;
   line: (i: number) => string;
+  /** Another tenant submits a 10-job batch while this one runs: how long it takes, and how far this one got. */
+  neighbour?: boolean;
 }
 
 const TERMINAL = new Set(['completed', 'partial', 'failed', 'cancelled']);
@@ -89,6 +92,7 @@ async function run(sys: System, w: Workload) {
   let peak = await rssMb(sys.workerPid());
   const started = performance.now();
   let last = 0;
+  const neighbour = w.neighbour ? runNeighbour(sys, id) : undefined;
   const final = await waitTerminal(sys, id, 50, async () => {
     peak = Math.max(peak, await rssMb(sys.workerPid()));
     const now = performance.now();
@@ -115,9 +119,39 @@ async function run(sys: System, w: Workload) {
       runs: h.runs,
     }))),
     countersMatchRows: await countersMatchRows(sys, id),
+    ...(neighbour ? { neighbour: await neighbour } : {}),
   };
   console.log(JSON.stringify(result));
   return result;
+}
+
+/**
+ * Fair sharing under load: two seconds into the big batch, a second tenant submits 10
+ * jobs; reports its submit-to-terminal seconds and the big batch's progress by then.
+ */
+async function runNeighbour(sys: System, bigId: string) {
+  const tenant = await insertTenant(sys.sql, `neighbour-${Date.now()}`);
+  const { key } = await insertApiKey(sys.sql, tenant.id);
+  await new Promise((r) => setTimeout(r, 2_000));
+  const started = performance.now();
+  const res = await fetch(`${sys.apiUrl}/v1/batches`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ type: 'sleep', items: Array.from({ length: 10 }, () => ({ input: { ms: 0 } })) }),
+  });
+  const { id } = (await res.json()) as { id: string };
+  for (;;) {
+    const b = (await (await fetch(`${sys.apiUrl}/v1/batches/${id}`, { headers: { Authorization: `Bearer ${key}` } })).json()) as { status: string };
+    if (TERMINAL.has(b.status)) {
+      const seconds = (performance.now() - started) / 1000;
+      const big = (await (await fetch(`${sys.apiUrl}/v1/batches/${bigId}`, { headers: { Authorization: `Bearer ${sys.key}` } })).json()) as {
+        status: string;
+        progress: { percent: number };
+      };
+      return { smallBatchStatus: b.status, smallBatchSeconds: Number(seconds.toFixed(2)), bigBatchStatusThen: big.status, bigBatchPercentThen: big.progress.percent };
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
@@ -148,7 +182,7 @@ try {
     }
   }
   if (opts.w4) {
-    await run(sys, { name: 'W4', jobs: n(1_000_000), mode: 'chunk', query: 'type=sleep&concurrency=100', line: () => '{"input":{"ms":0}}' });
+    await run(sys, { name: 'W4', jobs: n(1_000_000), mode: 'chunk', query: 'type=sleep&concurrency=100', line: () => '{"input":{"ms":0}}', neighbour: true });
   }
   if (wanted('ingest')) {
     const jobs = n(100_000);
