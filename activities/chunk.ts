@@ -185,7 +185,9 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
             beat();
           })
           .catch((err: unknown) => {
+            // Nothing more can be recorded: start no more jobs (a retry of the chunk does them).
             flushError ??= err;
+            halt = true;
           });
         return flushing;
       };
