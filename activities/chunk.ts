@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { batchGate } from '../db/batch-control.js';
-import { finishBatchIfDone } from '../db/batches.js';
+import { finishBatch } from '../db/batches.js';
 import * as chunks from '../db/chunks.js';
 import { getJobTenantSettings } from '../db/tenant-settings.js';
 import type { AttemptOutcome, ChunkClaim, ChunkJob } from '../db/chunks.js';
@@ -311,7 +311,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
       if (flushError !== undefined) throw flushError;
       if (ctx.cancellationSignal.aborted) throw new CancelledFailure('chunk cancelled');
       if (args.finish && !halt && result.retry.length === 0 && result.deferred.length === 0) {
-        const row = await finishBatchIfDone(sql, args.batchId, args.finish.epoch);
+        const row = await finishBatch(sql, args.batchId, args.finish.epoch, { onlyIfAllEnded: true });
         if (row) result.finished = { ...snapshotOf(row), thresholdSet: row.thresholdSet };
       }
       return result;

@@ -156,7 +156,17 @@ export const outcomeFromCounters = (sql: Db) => sql`
   end
 `;
 
-export async function finishBatch(sql: Db, batchId: string, epoch: number): Promise<FinishedBatch | undefined> {
+/**
+ * running → completed / partial / failed, from the counters. `onlyIfAllEnded` (the
+ * activity that ran a batch's last jobs): only when every job has ended by the
+ * counters, and undefined otherwise (the workflow then finishes it as usual).
+ */
+export async function finishBatch(
+  sql: Db,
+  batchId: string,
+  epoch: number,
+  opts: { onlyIfAllEnded?: boolean } = {},
+): Promise<FinishedBatch | undefined> {
   const [row] = await sql<FinishedBatch[]>`
     update batches
     set status = ${outcomeFromCounters(sql)},
@@ -165,9 +175,10 @@ export async function finishBatch(sql: Db, batchId: string, epoch: number): Prom
     where id = ${batchId}
       and status = 'running'
       and redrives = ${epoch}
+      ${opts.onlyIfAllEnded ? sql`and succeeded_jobs + failed_jobs + cancelled_jobs = total_jobs` : sql``}
     returning ${batchColumns(sql)}, ${thresholdSet(sql)}
   `;
-  if (row) return row;
+  if (row || opts.onlyIfAllEnded) return row;
   // Ended already (a repeated call) or by a later run: report the row as it is.
   const [current] = await sql<FinishedBatch[]>`
     select ${batchColumns(sql)}, ${thresholdSet(sql)}
@@ -175,25 +186,6 @@ export async function finishBatch(sql: Db, batchId: string, epoch: number): Prom
     where id = ${batchId}
   `;
   return current;
-}
-
-/**
- * finishBatch for the activity that ran a batch's last jobs: only when every job has
- * ended by the counters; undefined otherwise (the workflow then finishes it as usual).
- */
-export async function finishBatchIfDone(sql: Db, batchId: string, epoch: number): Promise<FinishedBatch | undefined> {
-  const [row] = await sql<FinishedBatch[]>`
-    update batches
-    set status = ${outcomeFromCounters(sql)},
-      paused_at = null,
-      completed_at = now()
-    where id = ${batchId}
-      and status = 'running'
-      and redrives = ${epoch}
-      and succeeded_jobs + failed_jobs + cancelled_jobs = total_jobs
-    returning ${batchColumns(sql)}, ${thresholdSet(sql)}
-  `;
-  return row;
 }
 
 /** Whether the batch's tenant has a consolidation threshold, so its end must check it. */
