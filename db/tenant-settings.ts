@@ -86,3 +86,26 @@ export async function setHttpAllowHosts(sql: Db, tenantId: string, hosts: readon
   `;
   return { httpAllowHosts: row!.httpAllowHosts };
 }
+
+/** The tenant's own cap; null: the default applies. */
+export async function getMaxJobsInFlight(sql: Db, tenantId: string): Promise<number | null> {
+  const [row] = await sql<{ maxJobsInFlight: number | null }[]>`
+    select max_jobs_in_flight
+    from tenant_settings
+    where tenant_id = ${tenantId}
+  `;
+  return row?.maxJobsInFlight ?? null;
+}
+
+/** Sets (or with null clears) the tenant's own cap; a tenant without a settings row gets one. */
+export async function setMaxJobsInFlight(sql: Db, tenantId: string, value: number | null): Promise<number | null> {
+  const [row] = await sql<{ maxJobsInFlight: number | null }[]>`
+    insert into tenant_settings (tenant_id, max_jobs_in_flight)
+    values (${tenantId}, ${value})
+    on conflict (tenant_id) do update
+    set max_jobs_in_flight = excluded.max_jobs_in_flight,
+      updated_at = now()
+    returning max_jobs_in_flight
+  `;
+  return row!.maxJobsInFlight;
+}

@@ -4,7 +4,8 @@
  * (a dead worker's) is reclaimed by the next acquire that finds the tenant full.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { acquireSlots, getSlotState, reclaimExpired, releaseSlots, renewLease, setMaxJobsInFlight } from '../../db/tenant-slots.js';
+import { setMaxJobsInFlight } from '../../db/tenant-settings.js';
+import { acquireSlots, getSlotState, reclaimExpired, releaseSlots, renewLease } from '../../db/tenant-slots.js';
 import { createHarness, type Harness } from '../support/harness.js';
 
 let h: Harness;

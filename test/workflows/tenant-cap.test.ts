@@ -7,7 +7,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { Db } from '../../db/client.js';
-import { setMaxJobsInFlight } from '../../db/tenant-slots.js';
+import { setMaxJobsInFlight } from '../../db/tenant-settings.js';
 import { defineJobType } from '../../job-types/job-type.js';
 import { builtInJobTypes, createRegistry } from '../../job-types/registry.js';
 import { createHarness, sleepItems, type Harness } from '../support/harness.js';
