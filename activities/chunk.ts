@@ -1,13 +1,13 @@
-import { randomUUID } from 'node:crypto';
-import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import { CancelledFailure, Context } from '@temporalio/activity';
 import { batchGate } from '../db/batch-control.js';
 import { finishBatch } from '../db/batches.js';
 import * as chunks from '../db/chunks.js';
 import { getJobTenantSettings } from '../db/tenant-settings.js';
-import type { AttemptOutcome, ChunkClaim, ChunkJob } from '../db/chunks.js';
+import type { AttemptOutcome, ChunkJob } from '../db/chunks.js';
 import { FailureTypes } from '../lib/names.js';
 import { classifyFailure, jobTypeOrFail } from './failures.js';
 import { snapshotOf, type BatchSnapshot } from './batch.js';
+import { claimOf, LOST_ATTEMPT_MESSAGE, openClaimWindow, superseded } from './chunk-claim.js';
 import type { ActivityDeps } from './index.js';
 import { jobMetrics, jobsEnded } from './job-metrics.js';
 import { holderOf, lanePool, leaseTtlMs, slotLease } from './tenant-cap.js';
@@ -72,10 +72,6 @@ export interface ChunkResult {
 const FLUSH_SIZE = 1_000;
 /** Slow jobs still show progress this often. */
 const FLUSH_INTERVAL_MS = 500;
-/** The most positions a chunk claims ahead of its lanes. */
-const MAX_CLAIM_WINDOW = 1_000;
-/** The error of an attempt that may have run but whose outcome was never recorded. */
-const LOST_ATTEMPT_MESSAGE = 'the worker running this attempt stopped (or was timed out) before recording its outcome';
 
 export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFlight }: ActivityDeps) {
   return {
@@ -91,17 +87,10 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
     async runChunk(args: ChunkArgs): Promise<ChunkResult> {
       const ctx = Context.current();
       const type = jobTypeOrFail(registry, args.jobType);
-      const lanesWanted = Math.max(1, args.concurrency);
-      // Positions are claimed a window ahead of the lanes: a crash costs at most this
-      // many jobs an attempt they may not have used. The window doubles each time lanes
-      // had to wait for a claim (jobs that take no time), up to MAX_CLAIM_WINDOW.
-      let window = Math.max(32, 2 * lanesWanted);
-      const { workflowExecution: run, activityId } = ctx.info;
-      const claim: ChunkClaim = { batchId: args.batchId, chunk: `${run?.workflowId}/${run?.runId}/${activityId}`, owner: randomUUID() };
+      const claim = claimOf(ctx.info, args.batchId);
       // The claim is taken before the jobs are read, so what is read is what the
       // earlier try (if any) left: it can write nothing once this commits.
-      const opened = await chunks.openClaim(sql, claim, args.range ? Math.min(args.range.toSeq - 1, args.range.fromSeq + window - 1) : -1);
-      let claimedSeq = opened.through;
+      const claims = await openClaimWindow(sql, claim, { lanes: Math.max(1, args.concurrency), range: args.range });
       const loaded = args.ids
         ? await chunks.loadByIds(sql, args.batchId, args.ids)
         : await chunks.loadRange(sql, args.batchId, args.range!.fromSeq, args.range!.toSeq);
@@ -114,7 +103,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
         // An outcome recorded by an earlier try of this chunk: the job waits for its backoff.
         const recorded = args.ids ? job.attempts > (seen.get(job.id) ?? job.attempts) : job.status === 'running' && job.attempts > job.retryBase;
         if (recorded) result.retry.push({ id: job.id, seen: job.attempts, attempts: job.attempts - job.retryBase });
-        else if (opened.prior !== null && job.seq <= opened.prior) lost.push(job);
+        else if (claims.prior !== null && job.seq <= claims.prior) lost.push(job);
         else toRun.push(job);
       }
       if (lost.length > 0) {
@@ -197,10 +186,13 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
         if (!g || !g.running || g.paused || overLimit(g.failed)) halt = true;
         if (g) result.batchFailed = Math.max(result.batchFailed, g.failed);
       };
+      // Tenant cap: set once the lanes run; renews the lease and asks for more slots.
+      let topUp = async () => {};
       const liveness = setInterval(() => {
         void flush();
         void gate().catch(() => {});
         beat();
+        void topUp().catch(() => {});
       }, FLUSH_INTERVAL_MS);
 
       // Read once per chunk, and only if a handler asks.
@@ -237,39 +229,21 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
         }
       };
 
-      // Claims the positions up to `index + window` (one write for many jobs); lanes wait
-      // for it only when they reach the end of what is claimed.
-      let claiming: Promise<void> | undefined;
-      let stalled = false;
-      const claimAhead = (index: number): Promise<void> =>
-        (claiming ??= (async () => {
-          const last = toRun[Math.min(toRun.length - 1, index + window)]!;
-          try {
-            if (!(await chunks.extendClaim(sql, claim, last.seq))) throw superseded(claim);
-            claimedSeq = Math.max(claimedSeq, last.seq);
-          } catch (err) {
-            flushError ??= err;
-            halt = true;
-          } finally {
-            claiming = undefined;
-            // Lanes ran out of claimed jobs while this write was on its way: claim more next time.
-            if (stalled) window = Math.min(MAX_CLAIM_WINDOW, window * 2);
-            stalled = false;
-          }
-        })());
+      // Lanes start a job only once the claim covers it.
+      const window = claims.track(toRun, (err) => {
+        flushError ??= err;
+        halt = true;
+      });
 
       try {
         let next = 0;
         const lane = async () => {
           while (next < toRun.length && !ctx.cancellationSignal.aborted && !halt) {
-            if (toRun[next]!.seq > claimedSeq) {
-              stalled = true;
-              await claimAhead(next);
+            const claimed = window.ready(next);
+            if (claimed !== true) {
+              await claimed;
               continue;
             }
-            // Half a window before the claim runs out, move it on without waiting.
-            const ahead = toRun[Math.min(toRun.length - 1, next + (window >> 1))]!;
-            if (ahead.seq > claimedSeq) void claimAhead(next);
             const job = toRun[next++]!;
             const o = await runOne(job);
             // An attempt cut short by a cancel is not an attempt: leave the job as it was.
@@ -278,29 +252,27 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
             if (buffer.length >= FLUSH_SIZE) void flush();
           }
         };
-        // --- tenant cap: lanes start as slots are granted (now, and on later ticks while
-        // short of `wanted`).
+        // --- tenant cap: lanes start as slots are granted (now, and on later liveness
+        // ticks while short of `wanted`).
         let closed = false;
         // A chunk's lanes finish within one job of each other, so its slots all go back at
         // the end, in one statement (see finally).
         const pool = lanePool(lane);
-        const topUp = async () => {
+        topUp = async () => {
           await slots.renewSoon();
           const want = Math.min(wanted - pool.size, toRun.length - next);
           if (closed || halt || ctx.cancellationSignal.aborted || want <= 0) return;
           const more = await slots.acquire(want);
           if (!closed) pool.add(more);
         };
-        const capTick = setInterval(() => void topUp().catch(() => {}), FLUSH_INTERVAL_MS);
         pool.add(slots.held);
         try {
           await pool.drained();
         } finally {
           closed = true;
-          clearInterval(capTick);
         }
         // --- end tenant cap
-        await claiming;
+        await window.settled();
         await flush();
         result.deferred = toRun.slice(next).map((j) => ({ id: j.id, seen: j.attempts }));
       } finally {
@@ -317,15 +289,6 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
       return result;
     },
   };
-}
-
-/** This try lost the chunk's claim to a later try, which now does its work. */
-function superseded(claim: ChunkClaim): ApplicationFailure {
-  return ApplicationFailure.create({
-    type: FailureTypes.AttemptSuperseded,
-    nonRetryable: true,
-    message: `chunk ${claim.chunk} was taken over by a later try; this one stops`,
-  });
 }
 
 function outcome(
