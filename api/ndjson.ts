@@ -37,19 +37,24 @@ function parseLine(text: string, line: number, type: JobType): unknown {
   return parsed.data;
 }
 
-export async function* ndjsonInputs(body: ReadableStream<Uint8Array> | null, type: JobType): AsyncGenerator<unknown> {
+/**
+ * The items of the body, page by page: each page holds the items of the lines that one
+ * read of the body completed (a read is at most a few tens of KB), so memory stays
+ * constant and the consumer pays one await per page rather than per item.
+ */
+export async function* ndjsonPages(body: ReadableStream<Uint8Array> | null, type: JobType): AsyncGenerator<unknown[]> {
   if (!body) throw new InvalidInputError('The NDJSON body is empty; send one {"input": ...} object per line.');
   const decoder = new TextDecoder('utf-8', { fatal: true });
   let pending = '';
   let line = 0;
   let items = 0;
-  const take = function* (text: string) {
+  const take = (text: string, page: unknown[]) => {
     line++;
     if (text.trim() === '') return;
     if (++items > NDJSON_LIMITS.maxItems) {
       throw new PayloadTooLargeError(`An NDJSON batch holds at most ${NDJSON_LIMITS.maxItems} items; split it.`);
     }
-    yield parseLine(text, line, type);
+    page.push(parseLine(text, line, type));
   };
   for await (const chunk of body) {
     let text: string;
@@ -58,15 +63,19 @@ export async function* ndjsonInputs(body: ReadableStream<Uint8Array> | null, typ
     } catch {
       throw bad(line + 1, 'not valid UTF-8');
     }
+    const page: unknown[] = [];
     let start = 0;
     for (let nl = text.indexOf('\n', start); nl !== -1; nl = text.indexOf('\n', start)) {
-      yield* take(text.slice(start, nl));
+      take(text.slice(start, nl), page);
       start = nl + 1;
     }
     pending = text.slice(start);
     if (pending.length > NDJSON_LIMITS.maxLineBytes) throw bad(line + 1, `longer than ${NDJSON_LIMITS.maxLineBytes} bytes`);
+    if (page.length > 0) yield page;
   }
   pending += decoder.decode();
-  if (pending.trim() !== '') yield* take(pending);
+  const last: unknown[] = [];
+  if (pending.trim() !== '') take(pending, last);
+  if (last.length > 0) yield last;
   if (items === 0) throw new InvalidInputError('The NDJSON body has no items; send one {"input": ...} object per line.');
 }

@@ -185,11 +185,28 @@ try {
     await run(sys, { name: 'W4', jobs: n(1_000_000), mode: 'chunk', query: 'type=sleep&concurrency=100', line: () => '{"input":{"ms":0}}', neighbour: true });
   }
   if (wanted('ingest')) {
+    // One NDJSON upload first (the parse and COPY paths warm, as in a running API), then
+    // three measured ones, each after the previous batch has run: the median and all three.
+    const upload = async (jobs: number) => {
+      const w: Workload = { name: 'ingest', jobs, mode: 'chunk', query: 'type=sleep&concurrency=100', line: () => '{"input":{"ms":0}}' };
+      const { id, uploadSeconds } = await submit(sys, w);
+      await waitTerminal(sys, id, 100);
+      return uploadSeconds;
+    };
     const jobs = n(100_000);
-    const w: Workload = { name: 'ingest', jobs, mode: 'chunk', query: 'type=sleep&concurrency=100', line: () => '{"input":{"ms":0}}' };
-    const { id, uploadSeconds } = await submit(sys, w);
-    console.log(JSON.stringify({ workload: 'ingest', items: jobs, seconds: Number(uploadSeconds.toFixed(2)), itemsPerSecond: Math.round(jobs / uploadSeconds) }));
-    await waitTerminal(sys, id, 100);
+    await upload(Math.max(1, Math.round(jobs / 10)));
+    const runs: number[] = [];
+    for (let i = 0; i < 3; i++) runs.push(await upload(jobs));
+    const median = [...runs].sort((a, b) => a - b)[1]!;
+    console.log(
+      JSON.stringify({
+        workload: 'ingest',
+        items: jobs,
+        seconds: Number(median.toFixed(2)),
+        itemsPerSecond: Math.round(jobs / median),
+        runsItemsPerSecond: runs.map((s) => Math.round(jobs / s)),
+      }),
+    );
   }
   if (wanted('latency')) {
     for (const mode of modes) {

@@ -51,14 +51,15 @@ export interface BatchRow {
 
 /**
  * Inserts a batch and streams its jobs in with COPY, in the caller's transaction, with
- * constant memory: `inputs` may be an array or an async stream (NDJSON ingest). The
- * batch's total and mode are settled once every input is in. An error thrown by the
- * stream aborts the COPY and so the whole transaction.
+ * constant memory: `inputs` are the items (an array), or a stream of pages of items
+ * (NDJSON ingest; a page per await, not an item, which keeps a million-item upload's
+ * promise traffic small). The batch's total and mode are settled once every input is
+ * in. An error thrown by the stream aborts the COPY and so the whole transaction.
  */
 export async function insertBatch(
   sql: postgres.TransactionSql,
   batch: NewBatch,
-  inputs: Iterable<unknown> | AsyncIterable<unknown>,
+  inputs: Iterable<unknown> | AsyncIterable<readonly unknown[]>,
   settle: () => { mode: ExecutionMode } = () => ({ mode: batch.mode }),
 ): Promise<BatchRow> {
   const id = randomUUID();
@@ -75,14 +76,18 @@ export async function insertBatch(
     )
   `;
   let total = 0;
+  // COPY text format: tab-separated; JSON.stringify leaves no tab or newline, only backslashes to escape.
+  const line = (input: unknown) => `${uuidv7()}\t${id}\t${total++}\t${JSON.stringify(input).replaceAll('\\', '\\\\')}\n`;
   async function* rows() {
     let lines: string[] = [];
-    for await (const input of inputs) {
-      // COPY text format: tab-separated; JSON.stringify leaves no tab or newline, only backslashes to escape.
-      lines.push(`${uuidv7()}\t${id}\t${total++}\t${JSON.stringify(input).replaceAll('\\', '\\\\')}\n`);
-      if (lines.length === 1_000) {
-        yield lines.join('');
-        lines = [];
+    const pages: AsyncIterable<Iterable<unknown>> | Iterable<Iterable<unknown>> = Symbol.asyncIterator in inputs ? inputs : [inputs];
+    for await (const page of pages) {
+      for (const input of page) {
+        lines.push(line(input));
+        if (lines.length === 1_000) {
+          yield lines.join('');
+          lines = [];
+        }
       }
     }
     if (lines.length > 0) yield lines.join('');

@@ -15,7 +15,7 @@ import { startBatchWorkflow, temporalUiLink, type TemporalDeps } from '../../tem
 import type { AuthEnv } from '../auth.js';
 import { validationHook } from '../problem.js';
 import { mediaType, requireJson } from '../content-type.js';
-import { ndjsonInputs } from '../ndjson.js';
+import { ndjsonPages } from '../ndjson.js';
 import { batchIdParam, createBatchBody, ingestQuery, LIMITS, listJobsQuery } from '../schemas.js';
 import { settingsOf, type BatchOptions } from '../batch-settings.js';
 import { batchView, jobView } from '../views.js';
@@ -73,7 +73,7 @@ export function batchRoutes({ sql, temporal, registry, log }: BatchRouteDeps) {
     c: Context<AuthEnv>,
     type: JobType,
     options: BatchOptions,
-    inputs: Iterable<unknown> | AsyncIterable<unknown>,
+    inputs: Iterable<unknown> | AsyncIterable<readonly unknown[]>,
     settle?: () => { mode: ExecutionMode },
     idem?: IdempotentRequest,
   ) => {
@@ -129,9 +129,9 @@ export function batchRoutes({ sql, temporal, registry, log }: BatchRouteDeps) {
         const idem = key ? { key, digest: () => (digest ??= hash.digest()) } : undefined;
         let allChunk = Boolean(type.chooseMode);
         const inputs = (async function* () {
-          for await (const input of ndjsonInputs(body, type)) {
-            if (allChunk && type.chooseMode!(input) !== 'chunk') allChunk = false;
-            yield input;
+          for await (const page of ndjsonPages(body, type)) {
+            if (allChunk) allChunk = page.every((input) => type.chooseMode!(input) === 'chunk');
+            yield page;
           }
         })();
         const options: BatchOptions = {

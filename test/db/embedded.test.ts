@@ -64,7 +64,7 @@ describe('embedded PostgreSQL (PGlite over the wire protocol)', () => {
       expect(last?.input).toEqual(inputs[2_499]);
       // A stream that fails aborts the COPY and the transaction; the connection stays usable.
       const failing = async function* () {
-        yield { ms: 1 };
+        yield [{ ms: 1 }];
         throw new Error('input stream broke');
       };
       await expect(sql.begin((tx) => insertBatch(tx, batch, failing()))).rejects.toThrow();
