@@ -1,11 +1,13 @@
 /**
  * `npm run bench [-- --only W1,W2 --modes chunk --w4 --scale 0.1]`: one JSON object per
- * workload on stdout. Progress goes to stderr. Not a test: CI runs none of this.
+ * workload on stdout (W1, W2, W3, W4 with --w4, ingest, latency, floor). Progress goes
+ * to stderr. Not a test: CI runs none of this.
  */
 import { parseArgs } from 'node:util';
 import { countJobsByStatus } from '../db/jobs.js';
 import { getBatchById } from '../db/batches.js';
 import { insertApiKey, insertTenant } from '../db/tenants.js';
+import { runFloor } from './floor.js';
 import { rssMb, startSystem, type System } from './setup.js';
 
 const { values: opts } = parseArgs({
@@ -207,6 +209,12 @@ try {
         runsItemsPerSecond: runs.map((s) => Math.round(jobs / s)),
       }),
     );
+  }
+  if (wanted('floor')) {
+    say(`floor: ${n(10_000)} no-op activities, W1's and W3's shapes, without Batchworks`);
+    const [w1, w3] = (await runFloor(sys.client, sys.temporalAddress, n(10_000))) as { jobsPerSecond: number }[];
+    for (const r of [w1, w3]) console.log(JSON.stringify(r));
+    console.log(JSON.stringify({ workload: 'floor W3/W1', mode: 'activity', ratio: Number((w3!.jobsPerSecond / w1!.jobsPerSecond).toFixed(2)) }));
   }
   if (wanted('latency')) {
     for (const mode of modes) {

@@ -29,6 +29,8 @@ export interface System {
   tenantId: string;
   sql: Sql;
   client: Client;
+  /** The dev server, for workers of the bench's own (the `floor` workload). */
+  temporalAddress: string;
   workerPid(): number;
   stop(): Promise<void>;
 }
@@ -88,6 +90,7 @@ export async function startSystem(log: (m: string) => void): Promise<System> {
     tenantId: tenant.id,
     sql,
     client,
+    temporalAddress: server.address,
     workerPid: () => worker.pid!,
     async stop() {
       http.close();
