@@ -53,7 +53,8 @@ export interface ChunkClaim {
  * Takes the chunk's claim for this try, covering positions up to `initialThrough`.
  * Returns the positions an earlier try had claimed (its jobs there may have run
  * without a recorded outcome), or null on the chunk's first try. From the moment
- * this commits, the earlier try's writes are refused.
+ * this commits, the earlier try's writes are refused. Its `for update` is what waits
+ * for the earlier try's flushes in flight (their `for key share`) and extensions.
  */
 export async function openClaim(sql: Db, claim: ChunkClaim, initialThrough: number): Promise<{ prior: number | null; through: number }> {
   const [row] = await sql<{ prior: number | null; through: number }[]>`
@@ -80,7 +81,9 @@ export async function openClaim(sql: Db, claim: ChunkClaim, initialThrough: numb
 
 /**
  * Moves the claim forward to cover positions up to `through`. False when another try
- * of the chunk has taken it over: this one must stop starting jobs.
+ * of the chunk has taken it over: this one must stop starting jobs. It waits for a
+ * takeover in progress (whose `for update` conflicts with this update), never for the
+ * chunk's own flushes (see recordOutcomes).
  */
 export async function extendClaim(sql: Db, claim: ChunkClaim, through: number): Promise<boolean> {
   const rows = await sql`
@@ -111,8 +114,14 @@ export interface AttemptOutcome {
  * Writes a flush of outcomes and counts the ended jobs on the batch, in one
  * statement. A job that has ended already is left alone and not counted again, so a
  * repeated flush (a retried or duplicated activity) changes nothing. Only the try
- * that holds the chunk's claim writes (`owned` says whether this one still does);
- * the claim row's share lock orders this write against a takeover.
+ * that holds the chunk's claim writes (`owned` says whether this one still does).
+ *
+ * The claim row's lock orders this write against a takeover: `for key share`, which
+ * conflicts only with `for update`. A takeover (openClaim) takes `for update`, so it
+ * waits for flushes in flight, and a flush that comes after it finds another owner.
+ * The chunk's own extendClaim, an update of non-key columns (`for no key update`),
+ * does not wait for this statement: with `for share` it did, and the lanes stalled for
+ * the whole flush (about 35 ms under W1's load) each time they ran out of claim.
  */
 export async function recordOutcomes(sql: Db, claim: ChunkClaim, outcomes: readonly AttemptOutcome[]): Promise<RecordedOutcomes> {
   const batchId = claim.batchId;
@@ -124,7 +133,7 @@ export async function recordOutcomes(sql: Db, claim: ChunkClaim, outcomes: reado
       where batch_id = ${batchId}
         and chunk = ${claim.chunk}
         and owner = ${claim.owner}
-      for share
+      for key share
     ),
     o as (
       select *

@@ -79,6 +79,41 @@ it("a chunk's later try takes its claim over: the older try can neither write ou
   expect(await countJobsByStatus(h.sql, batch.id)).toMatchObject({ succeeded: 3 });
 });
 
+it("a flush in flight holds off a takeover of its chunk's claim, but not the chunk's own claim extensions", async () => {
+  const t = await h.tenant();
+  const batch = await newBatch(t, 'chunk', [{ ms: 0 }]);
+  await markBatchRunning(h.sql, batch.id);
+  const [job] = await listJobs(h.sql, batch.id, { afterSeq: -1, limit: 1 });
+  const first = { batchId: batch.id, chunk: 'wf/run/2', owner: crypto.randomUUID() };
+  await openClaim(h.sql, first, 0);
+  // A flush that is still writing: recordOutcomes in a transaction left open, so its lock on the claim row stays.
+  const flush = await h.sql.reserve();
+  try {
+    await flush`begin`;
+    const written = await recordOutcomes(flush, first, [{ id: job!.id, status: 'succeeded', output: null, errorType: null, errorMessage: null }]);
+    expect(written).toMatchObject({ succeeded: 1, owned: true });
+    // The chunk's lanes can claim further while its flush runs.
+    expect(await extendClaim(h.sql, first, 5)).toBe(true);
+    // A second try's takeover waits for the flush to commit...
+    const second = { ...first, owner: crypto.randomUUID() };
+    const takeover = openClaim(h.sql, second, 0);
+    const waitingOnLock = async () => {
+      const rows = await h.sql`
+        select 1 from pg_stat_activity
+        where wait_event_type = 'Lock' and query like '%chunk_claims%' and datname = current_database()
+      `;
+      return rows.length > 0;
+    };
+    while (!(await waitingOnLock())) await new Promise((r) => setTimeout(r, 10));
+    await flush`commit`;
+    // ...and then sees everything the first try claimed, and fences it off.
+    expect(await takeover).toEqual({ prior: 5, through: 5 });
+    expect(await extendClaim(h.sql, first, 6)).toBe(false);
+  } finally {
+    flush.release();
+  }
+});
+
 it("a stale run's failJob, finishBatch and cancelBatch do not undo a redrive", async () => {
   const t = await h.tenant();
   const batch = await h.sql.begin((tx) =>
