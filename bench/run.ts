@@ -158,35 +158,52 @@ async function runNeighbour(sys: System, bigId: string) {
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
-const sys = await startSystem(say);
-try {
-  // Warm-up: the worker loads its bundle and every code path once.
-  await waitTerminal(sys, (await submit(sys, { name: 'warmup', jobs: 10, mode: 'chunk', query: 'type=sleep', line: () => '{"input":{"ms":0}}' })).id, 20);
-  const rates: Record<string, number> = {};
-  for (const mode of modes) {
-    if (wanted('W1')) {
-      const r = await run(sys, { name: 'W1', jobs: n(100_000), mode, query: 'type=sleep&concurrency=100', line: () => '{"input":{"ms":0}}' });
-      rates[`W1-${mode}`] = r.jobsPerSecond;
-    }
-    if (wanted('W2')) {
-      await run(sys, { name: 'W2', jobs: n(10_000), mode, query: 'type=sleep&concurrency=50', line: () => '{"input":{"ms":50}}' });
-    }
-    if (wanted('W3')) {
-      const r = await run(sys, {
+/**
+ * Each workload gets a system of its own (a new dev server, database, worker and API),
+ * warmed up with a 10-job batch: no workload pays for the rows and histories an earlier
+ * one left behind.
+ */
+async function fresh<T>(fn: (sys: System) => Promise<T>): Promise<T> {
+  const sys = await startSystem(say);
+  try {
+    // Warm-up: the worker loads its bundle and every code path once.
+    await waitTerminal(sys, (await submit(sys, { name: 'warmup', jobs: 10, mode: 'chunk', query: 'type=sleep', line: () => '{"input":{"ms":0}}' })).id, 20);
+    return await fn(sys);
+  } finally {
+    await sys.stop();
+  }
+}
+
+const rates: Record<string, number> = {};
+for (const mode of modes) {
+  if (wanted('W1')) {
+    const r = await fresh((sys) => run(sys, { name: 'W1', jobs: n(100_000), mode, query: 'type=sleep&concurrency=100', line: () => '{"input":{"ms":0}}' }));
+    rates[`W1-${mode}`] = r.jobsPerSecond;
+  }
+  if (wanted('W2')) {
+    await fresh((sys) => run(sys, { name: 'W2', jobs: n(10_000), mode, query: 'type=sleep&concurrency=50', line: () => '{"input":{"ms":50}}' }));
+  }
+  if (wanted('W3')) {
+    const r = await fresh((sys) =>
+      run(sys, {
         name: 'W3',
         jobs: n(100_000),
         mode,
         query: 'type=sleep&concurrency=100&maxRetries=3&backoffInitialMs=100',
         line: (i) => (i % 10 === 0 ? '{"input":{"ms":0,"failTimes":2}}' : '{"input":{"ms":0}}'),
-      });
-      const w1 = rates[`W1-${mode}`];
-      if (w1) console.log(JSON.stringify({ workload: 'W3/W1', mode, ratio: Number((r.jobsPerSecond / w1).toFixed(2)) }));
-    }
+      }),
+    );
+    const w1 = rates[`W1-${mode}`];
+    if (w1) console.log(JSON.stringify({ workload: 'W3/W1', mode, ratio: Number((r.jobsPerSecond / w1).toFixed(2)) }));
   }
-  if (opts.w4) {
-    await run(sys, { name: 'W4', jobs: n(1_000_000), mode: 'chunk', query: 'type=sleep&concurrency=100', line: () => '{"input":{"ms":0}}', neighbour: true });
-  }
-  if (wanted('ingest')) {
+}
+if (opts.w4) {
+  await fresh((sys) =>
+    run(sys, { name: 'W4', jobs: n(1_000_000), mode: 'chunk', query: 'type=sleep&concurrency=100', line: () => '{"input":{"ms":0}}', neighbour: true }),
+  );
+}
+if (wanted('ingest')) {
+  await fresh(async (sys) => {
     // One NDJSON upload first (the parse and COPY paths warm, as in a running API), then
     // three measured ones, each after the previous batch has run: the median and all three.
     const upload = async (jobs: number) => {
@@ -209,15 +226,19 @@ try {
         runsItemsPerSecond: runs.map((s) => Math.round(jobs / s)),
       }),
     );
-  }
-  if (wanted('floor')) {
+  });
+}
+if (wanted('floor')) {
+  await fresh(async (sys) => {
     say(`floor: ${n(10_000)} no-op activities, W1's and W3's shapes, without Batchworks`);
     const [w1, w3] = (await runFloor(sys.client, sys.temporalAddress, n(10_000))) as { jobsPerSecond: number }[];
     for (const r of [w1, w3]) console.log(JSON.stringify(r));
     console.log(JSON.stringify({ workload: 'floor W3/W1', mode: 'activity', ratio: Number((w3!.jobsPerSecond / w1!.jobsPerSecond).toFixed(2)) }));
-  }
-  if (wanted('latency')) {
-    for (const mode of modes) {
+  });
+}
+if (wanted('latency')) {
+  for (const mode of modes) {
+    await fresh(async (sys) => {
       const samples: number[] = [];
       for (let i = 0; i < n(200); i++) {
         const started = performance.now();
@@ -234,8 +255,6 @@ try {
       console.log(
         JSON.stringify({ workload: 'latency', mode, batches: samples.length, p50Ms: Math.round(percentile(samples, 50)), p99Ms: Math.round(percentile(samples, 99)) }),
       );
-    }
+    });
   }
-} finally {
-  await sys.stop();
 }
