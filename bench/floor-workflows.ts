@@ -2,9 +2,10 @@
  * The bench's `floor` workload: what one Temporal activity per job costs on this dev
  * server with no job system around it. No PostgreSQL, no slots, no bookkeeping: a
  * workflow keeps `concurrency` no-op activities in flight (eagerly dispatched, as the
- * batch workflows' are) until `jobs` have completed. Not part of the product's bundle.
+ * batch workflows' are) until `jobs` have completed, continuing as new every
+ * RUN_JOBS jobs as the batch workflows do. Not part of the product's bundle.
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { continueAsNew, proxyActivities } from '@temporalio/workflow';
 
 export interface FloorArgs {
   jobs: number;
@@ -12,21 +13,25 @@ export interface FloorArgs {
   /** Every `failEvery`-th job fails its first two attempts (W3's shape); 0: none. */
   failEvery: number;
   retryInitialIntervalMs: number;
+  /** Jobs done by earlier runs (continue-as-new). */
+  done?: number;
 }
+
+/** Jobs per run: about 6 history events each keeps a run well under the server's limits. */
+const RUN_JOBS = 5_000;
 
 export async function floorWorkflow(a: FloorArgs): Promise<number> {
   const { noop } = proxyActivities<{ noop(i: number, failEvery: number): Promise<void> }>({
     startToCloseTimeout: '1 minute',
     retry: { initialInterval: a.retryInitialIntervalMs, backoffCoefficient: 2, maximumAttempts: 4 },
   });
-  let next = 0;
-  let done = 0;
+  const first = a.done ?? 0;
+  const end = Math.min(a.jobs, first + RUN_JOBS);
+  let next = first;
   const lane = async () => {
-    while (next < a.jobs) {
-      await noop(next++, a.failEvery);
-      done++;
-    }
+    while (next < end) await noop(next++, a.failEvery);
   };
   await Promise.all(Array.from({ length: a.concurrency }, lane));
-  return done;
+  if (end < a.jobs) await continueAsNew<typeof floorWorkflow>({ ...a, done: end });
+  return end;
 }

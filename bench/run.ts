@@ -230,8 +230,9 @@ if (wanted('ingest')) {
 }
 if (wanted('floor')) {
   await fresh(async (sys) => {
-    say(`floor: ${n(10_000)} no-op activities, W1's and W3's shapes, without Batchworks`);
-    const [w1, w3] = (await runFloor(sys.client, sys.temporalAddress, n(10_000))) as { jobsPerSecond: number }[];
+    // W1's and W3's size: the dev server slows as its store grows, retries most (W3).
+    say(`floor: ${n(100_000)} no-op activities, W1's and W3's shapes, without Batchworks`);
+    const [w1, w3] = (await runFloor(sys.client, sys.temporalAddress, n(100_000))) as { jobsPerSecond: number }[];
     for (const r of [w1, w3]) console.log(JSON.stringify(r));
     console.log(JSON.stringify({ workload: 'floor W3/W1', mode: 'activity', ratio: Number((w3!.jobsPerSecond / w1!.jobsPerSecond).toFixed(2)) }));
   });
