@@ -29,7 +29,12 @@ import { backoffMs, type RangeEnd, type RangeRun } from './shared.js';
 import { throttleBackoff } from './throttle.js';
 
 const MIN_CHUNK = 200;
-const MAX_CHUNK = 2_000;
+/**
+ * Between two chunks a slot idles for one round trip through the workflow (about 40 ms
+ * under load): bigger chunks spread it over more jobs. W1 chunked (100,000 jobs) ran at
+ * 35–41k jobs/s with 2,000 and 40–48k with 5,000, W3 alternating with it no slower.
+ */
+const MAX_CHUNK = 5_000;
 /** Jobs per chunk-activity lane; more concurrency means more chunks in flight. */
 const LANE_WIDTH = 25;
 const MAX_CHUNKS_IN_FLIGHT = 4;
