@@ -4,7 +4,9 @@ import { setBatchControl } from '../db/batch-control.js';
 import type { BatchRow } from '../db/batches.js';
 import * as jobs from '../db/jobs.js';
 import type { ExecutionMode, JobPolicy } from '../job-types/job-type.js';
+import { chunkLanes, LOCAL_CHUNK_MAX } from '../lib/chunk-shape.js';
 import { FailureTypes, type BatchStatus } from '../lib/names.js';
+import type { ChunkArgs, ChunkResult } from './chunk.js';
 import { jobTypeOrFail } from './failures.js';
 import type { ActivityDeps } from './index.js';
 
@@ -37,6 +39,8 @@ export interface BatchPlan extends BatchSnapshot {
   maxRetries: number;
   retry: { initialIntervalMs: number; coefficient: number; maximumIntervalMs: number };
   policy: Pick<JobPolicy, 'mode' | 'timeoutMs' | 'heartbeatTimeoutMs' | 'nonRetryableErrorTypes'>;
+  /** Set when startBatch ran the batch's jobs itself (`runSmall`): that chunk's result. */
+  firstChunk?: ChunkResult;
 }
 
 export const snapshotOf = (row: BatchRow): BatchSnapshot => ({
@@ -64,33 +68,56 @@ export function failureLimitOf(row: Pick<BatchRow, 'toleratedFailures' | 'tolera
   return null;
 }
 
-export function createBatchActivities({ sql, registry }: ActivityDeps) {
+/** The plan of a batch row, for its workflow. */
+function planOf(row: BatchRow, registry: ActivityDeps['registry']): BatchPlan {
+  const type = jobTypeOrFail(registry, row.jobType);
   return {
-    /** pending → running (once) and the plan the workflow follows. */
-    async startBatch({ batchId }: { batchId: string }): Promise<BatchPlan> {
+    ...snapshotOf(row),
+    jobType: row.jobType,
+    mode: row.mode,
+    concurrency: row.concurrency,
+    paused: row.pausedAt !== null,
+    failureLimit: failureLimitOf(row),
+    maxRetries: row.maxRetries,
+    retry: {
+      initialIntervalMs: row.retryInitialIntervalMs,
+      coefficient: row.retryBackoffCoefficient,
+      maximumIntervalMs: row.retryMaximumIntervalMs,
+    },
+    policy: {
+      mode: type.policy.mode,
+      timeoutMs: type.policy.timeoutMs,
+      heartbeatTimeoutMs: type.policy.heartbeatTimeoutMs,
+      nonRetryableErrorTypes: type.policy.nonRetryableErrorTypes,
+    },
+  };
+}
+
+/** `runChunk`: the chunk activity (activities/chunk.ts), for a small batch's jobs. */
+export function createBatchActivities({ sql, registry }: ActivityDeps, runChunk: (args: ChunkArgs) => Promise<ChunkResult>) {
+  return {
+    /**
+     * pending → running (once) and the plan the workflow follows. `runSmall`: a running,
+     * unpaused chunked batch of at most LOCAL_CHUNK_MAX jobs has them run here too, as
+     * the one chunk runChunk would run (`firstChunk`), finishing the batch when they all end.
+     */
+    async startBatch({ batchId, runSmall }: { batchId: string; runSmall?: boolean }): Promise<BatchPlan> {
       const row = await batches.markBatchRunning(sql, batchId);
       if (!row) throw batchGone(batchId);
-      const type = jobTypeOrFail(registry, row.jobType);
-      return {
-        ...snapshotOf(row),
-        jobType: row.jobType,
-        mode: row.mode,
-        concurrency: row.concurrency,
-        paused: row.pausedAt !== null,
-        failureLimit: failureLimitOf(row),
-        maxRetries: row.maxRetries,
-        retry: {
-          initialIntervalMs: row.retryInitialIntervalMs,
-          coefficient: row.retryBackoffCoefficient,
-          maximumIntervalMs: row.retryMaximumIntervalMs,
-        },
-        policy: {
-          mode: type.policy.mode,
-          timeoutMs: type.policy.timeoutMs,
-          heartbeatTimeoutMs: type.policy.heartbeatTimeoutMs,
-          nonRetryableErrorTypes: type.policy.nonRetryableErrorTypes,
-        },
-      };
+      const plan = planOf(row, registry);
+      if (runSmall && plan.status === 'running' && !plan.paused && plan.mode === 'chunk' && plan.total > 0 && plan.total <= LOCAL_CHUNK_MAX) {
+        plan.firstChunk = await runChunk({
+          batchId,
+          tenantId: row.tenantId,
+          jobType: row.jobType,
+          range: { fromSeq: 0, toSeq: plan.total },
+          maxAttempts: plan.maxRetries + 1,
+          concurrency: chunkLanes(plan.concurrency),
+          failureLimit: plan.failureLimit,
+          finish: { epoch: plan.epoch },
+        });
+      }
+      return plan;
     },
 
     async listPendingJobs(args: { batchId: string; afterSeq: number; beforeSeq: number; limit: number }) {

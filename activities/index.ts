@@ -17,10 +17,11 @@ export interface ActivityDeps {
 
 /** Every activity the worker registers, built over injected dependencies. */
 export function createActivities(deps: ActivityDeps) {
+  const chunk = createChunkActivities(deps);
   return {
-    ...createBatchActivities(deps),
+    ...createBatchActivities(deps, chunk.runChunk),
     ...createJobActivities(deps),
-    ...createChunkActivities(deps),
+    ...chunk,
     ...createConsolidationActivities(deps),
     ...createDocumentActivities(deps),
   };

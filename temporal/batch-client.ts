@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { BatchRow } from '../db/batches.js';
+import { LOCAL_CHUNK_MAX } from '../lib/chunk-shape.js';
 import { SearchAttributes } from '../lib/names.js';
 import type { BatchProgress, BatchWorkflowArgs, batchWorkflow } from '../workflows/index.js';
 
@@ -40,10 +41,13 @@ export function batchStartOptions(t: TemporalDeps, batch: BatchRow, tenantName: 
  * reused, so starting twice is a no-op; once the batch's workflow has closed, a stray
  * second start is refused (REJECT_DUPLICATE). Only a redrive starts a new run of a
  * closed batch (batch-control-client.ts), deliberately and with its own policy.
+ * With `jobTimeoutMs` (the job type's), a small chunked batch runs in startBatch itself.
  */
-export async function startBatchWorkflow(t: TemporalDeps, batch: BatchRow, tenantName: string): Promise<void> {
+export async function startBatchWorkflow(t: TemporalDeps, batch: BatchRow, tenantName: string, jobTimeoutMs?: number): Promise<void> {
+  const options = batchStartOptions(t, batch, tenantName);
+  if (jobTimeoutMs !== undefined && batch.mode === 'chunk' && batch.totalJobs <= LOCAL_CHUNK_MAX) options.args[0].small = { jobTimeoutMs };
   await t.client.workflow.start<typeof batchWorkflow>('batchWorkflow', {
-    ...batchStartOptions(t, batch, tenantName),
+    ...options,
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'REJECT_DUPLICATE',
   });

@@ -2,7 +2,8 @@
  * batchWorkflow — one per batch, id `batch-<batchId>`.
  *
  * Shape:
- *   startBatch                      pending → running; the plan (ids, numbers, policy, control)
+ *   startBatch                      pending → running; the plan (ids, numbers, policy, control);
+ *                                   a small chunked batch's jobs run in it too (`small`)
  *   ≤ RANGE_SIZE jobs: run inline   in the batch's mode (per-activity.ts or chunked.ts),
  *                                   continuing as new with a cursor when Temporal suggests it
  *   > RANGE_SIZE jobs: fan out      batchRangeWorkflow children (fan-out.ts)
@@ -26,10 +27,12 @@ import {
   continueAsNew,
   defineQuery,
   isCancellation,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { BatchPlan, BatchSnapshot } from '../activities/index.js';
+import type { Activities, BatchPlan, BatchSnapshot } from '../activities/index.js';
+import { chunkTimeoutMs, LOCAL_CHUNK_MAX } from '../lib/chunk-shape.js';
 import { SearchAttributes, type BatchStatus } from '../lib/names.js';
 import {
   BATCH_NOT_RUNNING,
@@ -44,7 +47,7 @@ import {
 } from './control.js';
 import { createFanOut, fanOut, forwardControl, RANGE_SIZE, type FanOut } from './fan-out.js';
 import { runRange } from './range.js';
-import { bookkeeping, type Tally } from './shared.js';
+import { bookkeeping, BOOKKEEPING_OPTIONS, type Tally } from './shared.js';
 import { maybeStartThresholdConsolidation } from './consolidation-trigger.js';
 import { afterBatchFinished } from './documents.js';
 
@@ -55,6 +58,22 @@ export interface BatchWorkflowArgs {
   tenantId: string;
   /** Jobs before this position have been dispatched and settled; set by continue-as-new. */
   cursor?: number;
+  /**
+   * Set by the API on a chunked batch of at most LOCAL_CHUNK_MAX jobs: startBatch runs
+   * them itself, one local activity instead of two (most of a small batch's latency).
+   * `jobTimeoutMs` (the job type's) bounds how long that activity may take.
+   */
+  small?: { jobTimeoutMs: number };
+}
+
+/** startBatch; on a small batch's first run it runs the batch's jobs too (`firstChunk`). */
+function startRun(args: BatchWorkflowArgs): Promise<BatchPlan> {
+  if (!args.small || args.cursor !== undefined) return bookkeeping.startBatch({ batchId: args.batchId });
+  const { startBatch } = proxyLocalActivities<Activities>({
+    ...BOOKKEEPING_OPTIONS,
+    startToCloseTimeout: chunkTimeoutMs(args.small.jobTimeoutMs, LOCAL_CHUNK_MAX, 1),
+  });
+  return startBatch({ batchId: args.batchId, runSmall: true });
 }
 
 export interface BatchProgress extends Tally {
@@ -143,7 +162,7 @@ export async function batchWorkflow(args: BatchWorkflowArgs): Promise<BatchSnaps
   };
 
   try {
-    const started = await bookkeeping.startBatch({ batchId });
+    const started = await startRun(args);
     // A redrive signal that started (or reached) this run is served by it: the plan read its pending jobs.
     redriven = false;
     Object.assign(tally, { succeeded: started.succeeded, failed: started.failed, cancelled: started.cancelled });
@@ -170,6 +189,7 @@ export async function batchWorkflow(args: BatchWorkflowArgs): Promise<BatchSnaps
           running = n;
         },
         finishEpoch: started.epoch,
+        firstChunk: started.firstChunk,
       });
       if (end.done) finishedByRange = end.finished;
       if (!end.done && !ctl.stop) {

@@ -22,38 +22,12 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities, ChunkArgs, ChunkResult, JobRef, RetryEntry } from '../activities/index.js';
+import { chunkLanes, chunkShape, chunkTimeoutMs, LOCAL_CHUNK_MAX } from '../lib/chunk-shape.js';
 import { FailureTypes } from '../lib/names.js';
 import { noteBatchFailed } from './control.js';
 import { MAX_HISTORY_EVENTS } from './per-activity.js';
 import { backoffMs, type RangeEnd, type RangeRun } from './shared.js';
 import { throttleBackoff } from './throttle.js';
-
-const MIN_CHUNK = 200;
-/**
- * Between two chunks a slot idles for one round trip through the workflow (about 40 ms
- * under load): bigger chunks spread it over more jobs. W1 chunked (100,000 jobs) ran at
- * 35–41k jobs/s with 2,000 and 40–48k with 5,000, W3 alternating with it no slower.
- */
-const MAX_CHUNK = 5_000;
-/** Jobs per chunk-activity lane; more concurrency means more chunks in flight. */
-const LANE_WIDTH = 25;
-const MAX_CHUNKS_IN_FLIGHT = 4;
-/**
- * Chunks this small run as local activities: no server round trip to schedule, start
- * and complete them, which is most of a small batch's latency. Their crash safety is
- * the workflow task's: a dead worker's task times out and the next worker runs the
- * chunk again, which the job rows make harmless. Kept tiny because a query waits for
- * the workflow task, and so for the local activity, to finish.
- */
-const LOCAL_CHUNK_MAX = 16;
-
-export function chunkShape(concurrency: number, jobs: number): { chunksInFlight: number; perChunk: number; chunkSize: number } {
-  const chunksInFlight = Math.max(1, Math.min(MAX_CHUNKS_IN_FLIGHT, Math.ceil(concurrency / LANE_WIDTH)));
-  const perChunk = Math.max(1, Math.ceil(concurrency / chunksInFlight));
-  // Enough chunks that the last round does not leave most lanes idle.
-  const chunkSize = Math.max(MIN_CHUNK, Math.min(MAX_CHUNK, Math.ceil(jobs / (chunksInFlight * 8))));
-  return { chunksInFlight, perChunk, chunkSize };
-}
 
 export async function runChunked(r: RangeRun): Promise<RangeEnd> {
   const ctl = r.control;
@@ -67,7 +41,7 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
   const runChunk = (args: ChunkArgs) => {
     const size = args.ids ? args.ids.length : args.range!.toSeq - args.range!.fromSeq;
     // Per chunk, because the lanes (and so the time a chunk may take) follow the live concurrency.
-    const startToCloseTimeout = Math.min(24 * 3_600_000, r.plan.policy.timeoutMs * Math.ceil(size / args.concurrency) + 60_000);
+    const startToCloseTimeout = chunkTimeoutMs(r.plan.policy.timeoutMs, size, args.concurrency);
     // A chunk heartbeats twice a second whatever its jobs do; a silent one is a dead worker.
     if (size > LOCAL_CHUNK_MAX) return proxyActivities<Activities>({ heartbeatTimeout: '10 seconds', startToCloseTimeout, retry }).runChunk(args);
     return proxyLocalActivities<Activities>({ startToCloseTimeout, retry, localRetryThreshold: '10 seconds' }).runChunk(args);
@@ -81,7 +55,7 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
     failureLimit: ctl.failureLimit,
   });
   const slots = () => chunkShape(ctl.concurrency, 0).chunksInFlight;
-  const lanes = () => Math.max(1, Math.ceil(ctl.concurrency / slots()));
+  const lanes = () => chunkLanes(ctl.concurrency);
 
   // Chunks and retry timers run in their own scope, so a crossed tolerance cancels them and nothing else.
   const work = new CancellationScope();
@@ -114,21 +88,24 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
   };
 
   let finished: ChunkResult['finished'];
+  /** Counts a chunk's outcomes and sends its retries and deferred jobs round again. */
+  const absorb = (result: ChunkResult) => {
+    finished ??= result.finished;
+    r.tally.succeeded += result.succeeded;
+    r.tally.failed += result.failed;
+    noteBatchFailed(ctl, result.batchFailed);
+    if (ctl.stop) {
+      work.cancel();
+      return;
+    }
+    if (result.retry.length > 0) scheduleRetry(result.retry);
+    const delay = deferAfter(result.throttled);
+    if (result.deferred.length > 0) later(delay, result.deferred);
+  };
   /** Runs one chunk in a slot already taken. */
   const execute = async (args: ChunkArgs) => {
     try {
-      const result = await runChunk(args);
-      finished ??= result.finished;
-      r.tally.succeeded += result.succeeded;
-      r.tally.failed += result.failed;
-      noteBatchFailed(ctl, result.batchFailed);
-      if (ctl.stop) {
-        work.cancel();
-        return;
-      }
-      if (result.retry.length > 0) scheduleRetry(result.retry);
-      const delay = deferAfter(result.throttled);
-      if (result.deferred.length > 0) later(delay, result.deferred);
+      absorb(await runChunk(args));
     } finally {
       active--;
       r.onInFlight(active * lanes());
@@ -185,6 +162,11 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
   };
 
   let next = r.cursor;
+  if (r.firstChunk) {
+    // startBatch ran [cursor, toSeq) as one chunk already: what is left are its retries.
+    absorb(r.firstChunk);
+    next = r.toSeq;
+  }
   while (next < r.toSeq) {
     const info = workflowInfo();
     if (info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS) {

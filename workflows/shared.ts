@@ -1,6 +1,6 @@
 /** Pieces the batch workflows share: activity proxies, tallies and the range contract. */
-import { proxyLocalActivities, type ActivityOptions } from '@temporalio/workflow';
-import type { Activities, BatchSnapshot, BatchPlan } from '../activities/index.js';
+import { proxyLocalActivities, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
+import type { Activities, BatchSnapshot, BatchPlan, ChunkResult } from '../activities/index.js';
 import { NON_RETRYABLE_FAILURE_TYPES } from '../lib/names.js';
 import type { RunControl } from './control.js';
 
@@ -28,6 +28,8 @@ export interface RangeRun {
   onInFlight(n: number): void;
   /** Set when this range is the whole batch: a chunk that ends all of it may finish the batch. */
   finishEpoch?: number;
+  /** The whole range run as one chunk by startBatch (a small batch): only its retries are left. */
+  firstChunk?: ChunkResult | undefined;
 }
 
 /**
@@ -41,7 +43,7 @@ export type RangeEnd = { done: true; finished?: BatchSnapshot & { thresholdSet: 
  * them off the task queue and out of the server's round trips, which is most of a small
  * batch's latency. They retry until the database answers.
  */
-export const bookkeeping = proxyLocalActivities<Activities>({
+export const BOOKKEEPING_OPTIONS = {
   startToCloseTimeout: '1 minute',
   localRetryThreshold: '10 seconds',
   retry: {
@@ -50,7 +52,8 @@ export const bookkeeping = proxyLocalActivities<Activities>({
     maximumInterval: '30 seconds',
     nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES],
   },
-});
+} satisfies LocalActivityOptions;
+export const bookkeeping = proxyLocalActivities<Activities>(BOOKKEEPING_OPTIONS);
 
 /** The batch's retry policy as Temporal's, for one-activity-per-job mode. */
 export function jobActivityOptions(plan: BatchPlan): ActivityOptions {

@@ -96,7 +96,7 @@ export function batchRoutes({ sql, temporal, registry, log }: BatchRouteDeps) {
       throw err;
     }
     try {
-      await startBatchWorkflow(temporal, batch, tenantName);
+      await startBatchWorkflow(temporal, batch, tenantName, type.policy.timeoutMs);
     } catch (err) {
       // Without its workflow the batch would never run: take it back, answer 503.
       log.error({ err: toError(err), batchId: batch.id, requestId: c.get('requestId') }, 'could not start the batch workflow');

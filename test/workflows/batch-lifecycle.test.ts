@@ -126,6 +126,30 @@ describe.each(['activity', 'chunk'] as const)('batch lifecycle in %s mode', (mod
     await expectCountersMatchRows(id);
   });
 
+  it.runIf(mode === 'chunk')('a small batch runs its jobs in startBatch: one local activity, its retries on durable timers', async () => {
+    const { id, body } = await submit({
+      type: 'sleep',
+      maxRetries: 2,
+      backoff: { initialIntervalMs: 10 },
+      items: sleepItems([{ ms: 0 }, { ms: 0, failTimes: 1 }, { ms: 0 }]),
+    });
+    const done = await h.waitForBatch(t.key, id);
+    expect(done.counters).toMatchObject({ total: 3, succeeded: 3, failed: 0 });
+    expect((await jobsOf(id)).map((j) => j.attempts)).toEqual([1, 2, 1]);
+    await expectCountersMatchRows(id);
+    // Local activities leave a marker each, naming the activity: startBatch ran the three
+    // jobs, one runChunk the retried one (after its timer), and finishBatch ended the
+    // batch; nothing went through the task queue.
+    const { events } = await h.client.workflow.getHandle(body.workflowId as string).fetchHistory();
+    const activities = (events ?? []).flatMap((e) => {
+      const data = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
+      return data ? [(JSON.parse(Buffer.from(data).toString()) as { activity_type: string }).activity_type] : [];
+    });
+    expect(activities).toEqual(['startBatch', 'runChunk', 'finishBatch']);
+    expect((events ?? []).filter((e) => e.timerStartedEventAttributes)).toHaveLength(1);
+    expect((events ?? []).some((e) => e.activityTaskScheduledEventAttributes)).toBe(false);
+  });
+
   it('answers the progress query while running and shows search attributes', async () => {
     const { id, body } = await submit({
       type: 'sleep',
