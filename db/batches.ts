@@ -136,16 +136,17 @@ export async function getBatchById(sql: Db, batchId: string): Promise<BatchRow |
   return row;
 }
 
-/** pending → running, once; returns the row either way. */
+/** pending → running, once; returns the row either way (one statement on a batch's first start). */
 export async function markBatchRunning(sql: Db, batchId: string): Promise<BatchRow | undefined> {
-  await sql`
+  const [row] = await sql<BatchRow[]>`
     update batches
     set status = 'running',
       started_at = coalesce(started_at, now())
     where id = ${batchId}
       and status = 'pending'
+    returning ${batchColumns(sql)}
   `;
-  return getBatchById(sql, batchId);
+  return row ?? getBatchById(sql, batchId);
 }
 
 /**
