@@ -4,9 +4,8 @@
  * exporter the meter is a no-op. (The runtime prefixes only its own metrics with `temporal_`.)
  *  - batchworks_job_attempts{job_type, result}: every attempt, succeeded | failed | cancelled
  *  - batchworks_job_attempt_duration (seconds){job_type, result}: handler run time
- *  - batchworks_jobs_ended{outcome}: jobs that reached succeeded | failed. Chunks count
- *    the rows their write changed (exact); per-job activities count when they record the
- *    end, so an activity retried after its write (rare) may count a job twice.
+ *  - batchworks_jobs_ended{outcome}: jobs that reached succeeded | failed, counted by the
+ *    write that ended them (exact in both modes: a repeated write changes no row).
  */
 import { Context } from '@temporalio/activity';
 

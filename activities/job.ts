@@ -74,7 +74,8 @@ export function createJobActivities({ sql, registry, log, tenantMaxJobsInFlight 
         await jobs.recordAttemptError(sql, jobId, attempt.attempts, failure.type, failure.message);
         throw toApplicationFailure(failure);
       }
-      const status = await jobs.succeedJob(sql, jobId, attempt.attempts, output ?? null);
+      const ended = await jobs.succeedJob(sql, jobId, attempt.attempts, output ?? null);
+      const status = ended?.status;
       if (status === 'running') {
         // A later attempt of this job has started (Temporal timed this one out while
         // it ran, e.g. a missed heartbeat): the later attempt's outcome is the job's,
@@ -84,7 +85,8 @@ export function createJobActivities({ sql, registry, log, tenantMaxJobsInFlight 
           message: `attempt ${attempt.attempts} of job ${jobId} was superseded by a later attempt`,
         });
       }
-      if (status === 'succeeded') jobsEnded(1, 0);
+      // Counted once: a repeated write (an activity retried after it) ends nothing.
+      if (ended?.ended) jobsEnded(1, 0);
       return { status: status ?? 'succeeded' };
     } finally {
       // Heartbeats go on until the outcome is written: a slow write is not a dead worker.
@@ -115,7 +117,7 @@ export function createJobActivities({ sql, registry, log, tenantMaxJobsInFlight 
     /** Ends a job whose last attempt failed (or timed out) and counts it. Idempotent. */
     async failJob(args: { jobId: string; errorType: string; errorMessage: string; epoch: number }): Promise<FailedJobOutcome> {
       const ended = await jobs.failJob(sql, args.jobId, args.errorType, args.errorMessage.slice(0, MAX_ERROR_MESSAGE), args.epoch);
-      if (ended?.status === 'failed') jobsEnded(0, 1);
+      if (ended?.ended) jobsEnded(0, 1);
       return { status: ended?.status ?? 'failed', batchFailed: ended?.batchFailed ?? 0 };
     },
   };

@@ -131,10 +131,10 @@ async function endJob(
       where b.id = ended.batch_id
       returning b.id, b.failed_jobs
     )
-    select ${outcome.status}::job_status as status, failed_jobs as batch_failed
+    select ${outcome.status}::job_status as status, failed_jobs as batch_failed, true as ended
     from counted
     union all
-    select j.status, b.failed_jobs as batch_failed
+    select j.status, b.failed_jobs as batch_failed, false as ended
     from jobs j
     join batches b on b.id = j.batch_id
     where j.id = ${jobId}
@@ -146,6 +146,8 @@ async function endJob(
 export interface EndedJob {
   status: JobStatus;
   batchFailed: number;
+  /** This call ended the job (and counted it); false when it had ended already or was fenced off. */
+  ended: boolean;
 }
 
 /**
@@ -153,9 +155,10 @@ export interface EndedJob {
  * may: when Temporal timed an attempt out (a missed heartbeat) and started another
  * while the first still ran, the first one's success is refused, and the status that
  * comes back is `running`; the latest attempt ends the job with its own effect.
+ * Undefined when the job is gone.
  */
-export const succeedJob = async (sql: Db, jobId: string, attempt: number, output: unknown) =>
-  (await endJob(sql, jobId, { status: 'succeeded', output }, { attempt }))?.status;
+export const succeedJob = (sql: Db, jobId: string, attempt: number, output: unknown) =>
+  endJob(sql, jobId, { status: 'succeeded', output }, { attempt });
 
 /** `epoch`: the batch's redrive count the caller's run started with (see BatchSnapshot.epoch). */
 export const failJob = (sql: Db, jobId: string, errorType: string, errorMessage: string, epoch?: number) =>
