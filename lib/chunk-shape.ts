@@ -32,7 +32,7 @@ export function chunkShape(concurrency: number, jobs: number): { chunksInFlight:
 
 /** Lanes (jobs in flight) per chunk at this concurrency, the chunks in flight sharing it. */
 export function chunkLanes(concurrency: number): number {
-  return Math.max(1, Math.ceil(concurrency / chunkShape(concurrency, 0).chunksInFlight));
+  return chunkShape(concurrency, 0).perChunk;
 }
 
 /** Start-to-close timeout of a chunk of `size` jobs run `lanes` at a time: every job may take its whole timeout. */
