@@ -45,7 +45,7 @@ export async function listBatches(
 
 export type DeleteResult = { ok: true } | { ok: false; reason: 'not-found' | 'not-finished'; batch?: BatchRow };
 
-/** Deletes a finished batch of the tenant; its jobs (and everything else of it) go by cascade. */
+/** Deletes a finished batch of the tenant; its jobs (and everything else of it) go with it (foreign keys, and the trigger batches_delete_jobs for jobs). */
 export async function deleteFinishedBatch(sql: Db, tenantId: string, batchId: string): Promise<DeleteResult> {
   const deleted = await sql`
     delete from batches

@@ -55,6 +55,10 @@ export interface BatchRow {
  * (NDJSON ingest; a page per await, not an item, which keeps a million-item upload's
  * promise traffic small). The batch's total and mode are settled once every input is
  * in. An error thrown by the stream aborts the COPY and so the whole transaction.
+ *
+ * The one place jobs are inserted. No foreign key checks each job row (it cost a third
+ * of COPY's time; db/migrations/20261123000000_jobs_bulk_writes.sql): a job's batch
+ * exists because it is inserted here, first, in the same transaction.
  */
 export async function insertBatch(
   sql: postgres.TransactionSql,

@@ -102,7 +102,7 @@ export async function insertDocumentClusters(sql: Db, consolidationId: string, c
 /**
  * Deletes the tenant's batches that finished more than `retentionDays` ago and whose
  * jobs are already rolled up into stats (their consolidation completed `stats`), so
- * no job leaves without being counted. Jobs go with them (cascade).
+ * no job leaves without being counted. Jobs go with them (the trigger batches_delete_jobs).
  */
 export async function deleteExpiredBatches(
   sql: Db,

@@ -24,7 +24,8 @@ export interface ErrorTypeCount {
 
 /**
  * The failed jobs' most frequent error types, each with one sample message. Grouping
- * and sampling read the partial index jobs_failed_error_type_idx (failed jobs only).
+ * and sampling read the partial index jobs_error_type_idx (jobs with an error type: the
+ * failed ones, and the few that succeeded after a failed attempt).
  */
 export async function topErrorTypes(sql: Db, batchId: string, limit = 5): Promise<ErrorTypeCount[]> {
   return sql<ErrorTypeCount[]>`
@@ -34,6 +35,7 @@ export async function topErrorTypes(sql: Db, batchId: string, limit = 5): Promis
       from jobs
       where batch_id = ${batchId}
         and status = 'failed'
+        and error_type is not null
       group by error_type
       order by count desc, error_type
       limit ${limit}
@@ -43,6 +45,7 @@ export async function topErrorTypes(sql: Db, batchId: string, limit = 5): Promis
       from jobs
       where batch_id = ${batchId}
         and status = 'failed'
+        and error_type is not null
         and error_type = t.error_type
       limit 1
     ) s

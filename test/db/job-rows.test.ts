@@ -1,0 +1,89 @@
+/**
+ * The jobs table's storage rules (db/migrations/20261123000000_jobs_bulk_writes.sql):
+ * a batch's jobs go with it however it is deleted, although no foreign key checks each
+ * inserted job, and an attempt's write is a heap-only update.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { insertBatch } from '../../db/batches.js';
+import { randomUUID } from 'node:crypto';
+import { openClaim, recordOutcomes, type AttemptOutcome } from '../../db/chunks.js';
+import { listJobs } from '../../db/jobs.js';
+import { createHarness, type Harness } from '../support/harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await createHarness({ worker: false });
+});
+afterAll(() => h?.close());
+
+const newBatch = (tenantId: string, jobs: number) =>
+  h.sql.begin((tx) =>
+    insertBatch(
+      tx,
+      {
+        tenantId,
+        createdBy: null,
+        jobType: 'sleep',
+        mode: 'chunk',
+        concurrency: 10,
+        maxRetries: 0,
+        retryInitialIntervalMs: 10,
+        retryBackoffCoefficient: 2,
+        retryMaximumIntervalMs: 100,
+        workflowIdOf: (id) => `job-rows-${id}`,
+      },
+      Array.from({ length: jobs }, () => ({ ms: 0 })),
+    ),
+  );
+
+const jobsOf = async (batchIds: string[]) =>
+  (await h.sql<{ n: number }[]>`select count(*)::int as n from jobs where batch_id = any(${batchIds}::uuid[])`)[0]!.n;
+
+it('deleting batches deletes exactly their jobs, in one statement or by a tenant cascade', async () => {
+  const t = await h.tenant();
+  const other = await h.tenant();
+  const [a, b, kept] = [await newBatch(t.id, 3), await newBatch(t.id, 2), await newBatch(t.id, 4)];
+  const neighbour = await newBatch(other.id, 5);
+  expect(await jobsOf([a.id, b.id, kept.id, neighbour.id])).toBe(14);
+
+  // Two batches in one statement (as retention deletes them).
+  await h.sql`delete from batches where id in (${a.id}, ${b.id})`;
+  expect(await jobsOf([a.id, b.id])).toBe(0);
+  expect(await jobsOf([kept.id])).toBe(4);
+  expect(await jobsOf([neighbour.id])).toBe(5);
+
+  // A tenant's deletion cascades to its batches, and from them to their jobs.
+  await h.sql`delete from tenants where id = ${t.id}`;
+  expect(await jobsOf([kept.id])).toBe(0);
+  expect(await jobsOf([neighbour.id])).toBe(5);
+});
+
+it("a chunk's flush updates job rows in place: heap-only, no new index entries, but for a failure's error type", async () => {
+  const t = await h.tenant();
+  const batch = await newBatch(t.id, 50);
+  const jobs = await listJobs(h.sql, batch.id, { afterSeq: -1, limit: 50 });
+  const claim = { batchId: batch.id, chunk: `job-rows-${batch.id}/0`, owner: randomUUID() };
+  await openClaim(h.sql, claim, 50);
+  const outcomes = jobs.map(
+    (j, i): AttemptOutcome =>
+      i % 5 === 0
+        ? { id: j.id, status: 'failed', output: null, errorType: 'Boom', errorMessage: 'boom' }
+        : { id: j.id, status: 'succeeded', output: { ok: true }, errorType: null, errorMessage: null },
+  );
+  // In one transaction, to read that transaction's own update counts.
+  const counts = await h.sql.begin(async (tx) => {
+    expect(await recordOutcomes(tx, claim, outcomes)).toMatchObject({ succeeded: 40, failed: 10, owned: true });
+    const [row] = await tx<{ updated: number; hot: number }[]>`
+      select pg_stat_get_xact_tuples_updated('jobs'::regclass)::int as updated,
+        pg_stat_get_xact_tuples_hot_updated('jobs'::regclass)::int as hot
+    `;
+    return row!;
+  });
+  // Every success is heap-only; a failure writes its error type, an indexed column.
+  expect(counts).toEqual({ updated: 50, hot: 40 });
+  // The failed jobs are found by error type through the error-type index's rows.
+  const failed = await h.sql<{ n: number }[]>`
+    select count(*)::int as n from jobs where batch_id = ${batch.id} and status = 'failed' and error_type = 'Boom'
+  `;
+  expect(failed[0]!.n).toBe(10);
+});
