@@ -4,6 +4,7 @@ import { finishBatch } from '../db/batches.js';
 import * as chunks from '../db/chunks.js';
 import { getJobTenantSettings } from '../db/tenant-settings.js';
 import type { AttemptOutcome, ChunkJob } from '../db/chunks.js';
+import type { SeqSpan } from '../lib/chunk-shape.js';
 import { FailureTypes } from '../lib/names.js';
 import { classifyFailure, jobTypeOrFail } from './failures.js';
 import { snapshotOf, type BatchSnapshot } from './batch.js';
@@ -20,8 +21,10 @@ export interface ChunkArgs {
   range?: { fromSeq: number; toSeq: number };
   /** …or a retry round over these jobs… */
   ids?: string[];
-  /** …each with the attempts the workflow last heard of (`JobRef.seen`). */
+  /** …each with the attempts the workflow last heard of (`JobRef.seen`)… */
   seen?: number[];
+  /** …and all at positions in this span (absent from workflows started before it was sent). */
+  within?: SeqSpan;
   /** Attempts per job in this run of the batch (counted from the job's retry base). */
   maxAttempts: number;
   concurrency: number;
@@ -42,6 +45,8 @@ export interface JobRef {
    * higher knows an earlier try of that chunk recorded an outcome already.
    */
   seen: number;
+  /** Its position in the batch (absent from results recorded before it was sent). */
+  seq?: number;
 }
 
 export interface RetryEntry extends JobRef {
@@ -92,7 +97,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
       // earlier try (if any) left: it can write nothing once this commits.
       const claims = await openClaimWindow(sql, claim, { lanes: Math.max(1, args.concurrency), range: args.range });
       const loaded = args.ids
-        ? await chunks.loadByIds(sql, args.batchId, args.ids)
+        ? await chunks.loadByIds(sql, args.batchId, args.ids, args.within)
         : await chunks.loadRange(sql, args.batchId, args.range!.fromSeq, args.range!.toSeq);
       const seen = new Map(args.ids && args.seen ? args.ids.map((id, i) => [id, args.seen![i]!]) : []);
 
@@ -102,7 +107,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
       for (const job of loaded) {
         // An outcome recorded by an earlier try of this chunk: the job waits for its backoff.
         const recorded = args.ids ? job.attempts > (seen.get(job.id) ?? job.attempts) : job.status === 'running' && job.attempts > job.retryBase;
-        if (recorded) result.retry.push({ id: job.id, seen: job.attempts, attempts: job.attempts - job.retryBase });
+        if (recorded) result.retry.push({ id: job.id, seq: job.seq, seen: job.attempts, attempts: job.attempts - job.retryBase });
         else if (claims.prior !== null && job.seq <= claims.prior) lost.push(job);
         else toRun.push(job);
       }
@@ -111,7 +116,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
         // failed (Temporal counts an attempt whose worker died the same way), so the
         // job's next run has a number of its own.
         const outcomes = lost.map((job) =>
-          outcome(job.id, job.attempts + 1 - job.retryBase >= args.maxAttempts ? 'failed' : 'running', null, FailureTypes.AttemptLost, LOST_ATTEMPT_MESSAGE),
+          outcome(job, job.attempts + 1 - job.retryBase >= args.maxAttempts ? 'failed' : 'running', null, FailureTypes.AttemptLost, LOST_ATTEMPT_MESSAGE),
         );
         const counted = await chunks.recordOutcomes(sql, claim, outcomes);
         if (!counted.owned) throw superseded(claim);
@@ -119,7 +124,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
         result.failed += counted.failed;
         result.batchFailed = counted.batchFailed;
         lost.forEach((job, i) => {
-          if (outcomes[i]!.status === 'running') result.retry.push({ id: job.id, seen: job.attempts + 1, attempts: job.attempts + 1 - job.retryBase });
+          if (outcomes[i]!.status === 'running') result.retry.push({ id: job.id, seq: job.seq, seen: job.attempts + 1, attempts: job.attempts + 1 - job.retryBase });
         });
         log.warn({ batchId: args.batchId, chunk: claim.chunk, lost: lost.length, failed: counted.failed }, 'chunk ran again: attempts that may have run without an outcome were counted');
       }
@@ -127,7 +132,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
       const wanted = Math.max(1, Math.min(args.concurrency, toRun.length));
       const slots = slotLease(sql, { tenantId: args.tenantId, holder: holderOf(ctx.info), ttlMs: leaseTtlMs(ctx.info), defaultCap: tenantMaxJobsInFlight });
       if (toRun.length > 0 && (await slots.acquire(wanted)) === 0) {
-        return { ...result, deferred: toRun.map((j) => ({ id: j.id, seen: j.attempts })), throttled: true };
+        return { ...result, deferred: toRun.map((j) => ({ id: j.id, seq: j.seq, seen: j.attempts })), throttled: true };
       }
       // --- end tenant cap
       // Set when the chunk must stop taking jobs (it finishes those it started): the
@@ -166,6 +171,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
               const job = byId.get(o.id)!;
               result.retry.push({
                 id: o.id,
+                seq: o.seq,
                 seen: job.attempts + 1,
                 attempts: job.attempts + 1 - job.retryBase,
                 ...(after !== undefined ? { retryAfterMs: after } : {}),
@@ -205,7 +211,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
         const startedAt = performance.now();
         const parsed = type.input.safeParse(job.input);
         if (!parsed.success) {
-          return outcome(job.id, 'failed', null, FailureTypes.InvalidJobInput, `input no longer matches the '${type.name}' schema: ${parsed.error.message}`);
+          return outcome(job, 'failed', null, FailureTypes.InvalidJobInput, `input no longer matches the '${type.name}' schema: ${parsed.error.message}`);
         }
         try {
           const output = await type.handler(parsed.data, {
@@ -219,13 +225,13 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
             log: (msg, fields) => log.info({ ...fields, jobId: job.id, batchId: args.batchId, attempt }, msg),
           });
           metrics.attempt('succeeded', startedAt);
-          return outcome(job.id, 'succeeded', output ?? null, null, null);
+          return outcome(job, 'succeeded', output ?? null, null, null);
         } catch (err) {
           metrics.attempt(ctx.cancellationSignal.aborted ? 'cancelled' : 'failed', startedAt);
           const f = classifyFailure(err, type);
           const final = f.nonRetryable || attempt - job.retryBase >= args.maxAttempts;
           if (!final && f.retryAfterMs !== undefined) retryAfter.set(job.id, f.retryAfterMs);
-          return outcome(job.id, final ? 'failed' : 'running', null, f.type, f.message);
+          return outcome(job, final ? 'failed' : 'running', null, f.type, f.message);
         }
       };
 
@@ -274,7 +280,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
         // --- end tenant cap
         await window.settled();
         await flush();
-        result.deferred = toRun.slice(next).map((j) => ({ id: j.id, seen: j.attempts }));
+        result.deferred = toRun.slice(next).map((j) => ({ id: j.id, seq: j.seq, seen: j.attempts }));
       } finally {
         clearInterval(liveness);
         // Tenant cap: every slot still held goes back (a failed release lapses with the lease).
@@ -292,11 +298,11 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
 }
 
 function outcome(
-  id: string,
+  { id, seq }: Pick<ChunkJob, 'id' | 'seq'>,
   status: AttemptOutcome['status'],
   output: unknown,
   errorType: string | null,
   errorMessage: string | null,
 ): AttemptOutcome {
-  return { id, status, output, errorType, errorMessage };
+  return { id, seq, status, output, errorType, errorMessage };
 }

@@ -39,3 +39,21 @@ export function chunkLanes(concurrency: number): number {
 export function chunkTimeoutMs(jobTimeoutMs: number, size: number, lanes: number): number {
   return Math.min(24 * 3_600_000, jobTimeoutMs * Math.ceil(size / lanes) + 60_000);
 }
+
+/** Positions [fromSeq, toSeq) of a batch. */
+export interface SeqSpan {
+  fromSeq: number;
+  toSeq: number;
+}
+
+/** The span from the lowest of these positions to the highest; none for none. */
+export function spanOf(seqs: readonly number[]): SeqSpan | undefined {
+  if (seqs.length === 0) return undefined;
+  let fromSeq = seqs[0]!;
+  let toSeq = fromSeq + 1;
+  for (const seq of seqs) {
+    if (seq < fromSeq) fromSeq = seq;
+    if (seq >= toSeq) toSeq = seq + 1;
+  }
+  return { fromSeq, toSeq };
+}

@@ -22,7 +22,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities, ChunkArgs, ChunkResult, JobRef, RetryEntry } from '../activities/index.js';
-import { chunkLanes, chunkShape, chunkTimeoutMs, LOCAL_CHUNK_MAX } from '../lib/chunk-shape.js';
+import { chunkLanes, chunkShape, chunkTimeoutMs, LOCAL_CHUNK_MAX, spanOf } from '../lib/chunk-shape.js';
 import { FailureTypes } from '../lib/names.js';
 import { noteBatchFailed } from './control.js';
 import { MAX_HISTORY_EVENTS } from './per-activity.js';
@@ -129,7 +129,9 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
       while (ready.length > 0 && (rangeStarted || ready.length >= chunkSize)) {
         if (!(await acquire())) return;
         const jobs = ready.splice(0, chunkSize);
-        void work.run(() => execute({ ...base(), ids: jobs.map((j) => j.id), seen: jobs.map((j) => j.seen) })).catch(fail);
+        // Every job says its position, but for results recorded before positions were sent.
+        const within = jobs.every((j) => j.seq !== undefined) ? spanOf(jobs.map((j) => j.seq!)) : undefined;
+        void work.run(() => execute({ ...base(), ids: jobs.map((j) => j.id), seen: jobs.map((j) => j.seen), ...(within ? { within } : {}) })).catch(fail);
       }
     } finally {
       pumping = false;
@@ -152,7 +154,7 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
   const scheduleRetry = (entries: RetryEntry[]) =>
     later(
       Math.max(...entries.map((e) => e.retryAfterMs ?? backoffMs(r.plan, e.attempts))),
-      entries.map(({ id, seen }) => ({ id, seen })),
+      entries.map(({ id, seen, seq }) => ({ id, seen, ...(seq !== undefined ? { seq } : {}) })),
     );
 
   const settled = async () => {

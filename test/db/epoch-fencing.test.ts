@@ -65,18 +65,18 @@ it("a chunk's later try takes its claim over: the older try can neither write ou
   const first = { batchId: batch.id, chunk: 'wf/run/1', owner: crypto.randomUUID() };
   expect(await openClaim(h.sql, first, 0)).toEqual({ prior: null, through: 0 });
   expect(await extendClaim(h.sql, first, 1)).toBe(true);
-  const done = (id: string) => ({ id, status: 'succeeded' as const, output: null, errorType: null, errorMessage: null });
-  expect(await recordOutcomes(h.sql, first, [done(jobs[0]!.id)])).toMatchObject({ succeeded: 1, owned: true });
+  const done = ({ id, seq }: { id: string; seq: number }) => ({ id, seq, status: 'succeeded' as const, output: null, errorType: null, errorMessage: null });
+  expect(await recordOutcomes(h.sql, first, [done(jobs[0]!)])).toMatchObject({ succeeded: 1, owned: true });
 
   // A second try (the first one's worker looked dead) learns what the first had claimed.
   const second = { ...first, owner: crypto.randomUUID() };
   expect(await openClaim(h.sql, second, 0)).toEqual({ prior: 1, through: 1 });
   // The first try goes on: fenced off.
-  expect(await recordOutcomes(h.sql, first, [done(jobs[1]!.id)])).toMatchObject({ succeeded: 0, owned: false });
+  expect(await recordOutcomes(h.sql, first, [done(jobs[1]!)])).toMatchObject({ succeeded: 0, owned: false });
   expect(await extendClaim(h.sql, first, 2)).toBe(false);
   expect(await getBatchById(h.sql, batch.id)).toMatchObject({ succeededJobs: 1 });
   // The second try's writes land.
-  expect(await recordOutcomes(h.sql, second, [done(jobs[1]!.id), done(jobs[2]!.id)])).toMatchObject({ succeeded: 2, owned: true });
+  expect(await recordOutcomes(h.sql, second, [done(jobs[1]!), done(jobs[2]!)])).toMatchObject({ succeeded: 2, owned: true });
   expect(await countJobsByStatus(h.sql, batch.id)).toMatchObject({ succeeded: 3 });
 });
 
@@ -91,7 +91,7 @@ it("a flush in flight holds off a takeover of its chunk's claim, but not the chu
   const flush = await h.sql.reserve();
   try {
     await flush`begin`;
-    const written = await recordOutcomes(flush, first, [{ id: job!.id, status: 'succeeded', output: null, errorType: null, errorMessage: null }]);
+    const written = await recordOutcomes(flush, first, [{ id: job!.id, seq: job!.seq, status: 'succeeded', output: null, errorType: null, errorMessage: null }]);
     expect(written).toMatchObject({ succeeded: 1, owned: true });
     // The chunk's lanes can claim further while its flush runs.
     expect(await extendClaim(h.sql, first, 5)).toBe(true);
