@@ -40,12 +40,39 @@ export async function loadByIds(sql: Db, batchId: string, ids: readonly string[]
     where batch_id = ${batchId}
       ${
         within
-          ? sql`and seq >= ${within.fromSeq} and seq < ${within.toSeq} and ${sql.json(Object.fromEntries(ids.map((id) => [id, 1])))} ? id::text`
+          ? sql`and seq >= ${within.fromSeq} and seq < ${within.toSeq} and ${idSet(ids)}::text::jsonb ? id::text`
           : sql`and id = any(${ids as string[]}::uuid[])`
       }
       and status in ('pending', 'running')
     order by seq
   `;
+}
+
+/*
+ * Job ids as the keys of one JSON object, which `?` and `->` search by binary search.
+ * Written out directly: ids are UUIDs and statuses plain words, the rest goes through
+ * JSON.stringify. (Object.fromEntries and JSON.stringify took 0.7 ms a flush of 1,000,
+ * this 0.2.) Sent as text: postgres.js would encode a string param of type jsonb as a
+ * JSON string.
+ */
+
+/** `{"<id>":1,…}` */
+function idSet(ids: readonly string[]): string {
+  return `{${ids.map((id) => `"${id}":1`).join(',')}}`;
+}
+
+/** `{"<id>":{"s":status,"o":output,"t":error type,"m":error message},…}`, absent keys for nulls. */
+function outcomesById(outcomes: readonly AttemptOutcome[]): string {
+  const parts: string[] = [];
+  for (const o of outcomes) {
+    let part = `"${o.id}":{"s":"${o.status}"`;
+    const output = o.status === 'succeeded' && o.output !== null ? (JSON.stringify(o.output) as string | undefined) : undefined;
+    if (output !== undefined) part += `,"o":${output}`;
+    if (o.errorType !== null) part += `,"t":${JSON.stringify(o.errorType)}`;
+    if (o.errorMessage !== null) part += `,"m":${JSON.stringify(o.errorMessage)}`;
+    parts.push(`${part}}`);
+  }
+  return `{${parts.join(',')}}`;
 }
 
 /** Identifies one chunk activity's claim and the try that holds it. */
@@ -146,21 +173,7 @@ export async function recordOutcomes(sql: Db, claim: ChunkClaim, outcomes: reado
   const batchId = claim.batchId;
   if (outcomes.length === 0) return { succeeded: 0, failed: 0, retrying: 0, batchFailed: 0, owned: true };
   const span = spanOf(outcomes.map((o) => o.seq))!;
-  // { [job id]: { s: status, o: output, t: error type, m: error message } }; `?` and `->`
-  // find a key of a JSON object by binary search.
-  const byId = sql.json(
-    Object.fromEntries(
-      outcomes.map((o) => [
-        o.id,
-        {
-          s: o.status,
-          ...(o.status === 'succeeded' && o.output !== null && o.output !== undefined ? { o: o.output } : {}),
-          ...(o.errorType !== null ? { t: o.errorType } : {}),
-          ...(o.errorMessage !== null ? { m: o.errorMessage } : {}),
-        },
-      ]),
-    ) as never,
-  );
+  const byId = outcomesById(outcomes);
   // Read through a sub-select, which runs once: joined as a table, the object would be
   // copied out for every row (15 ms a flush of 1,000).
   const outcome = sql`((select by_id from o) -> j.id::text)`;
@@ -174,7 +187,7 @@ export async function recordOutcomes(sql: Db, claim: ChunkClaim, outcomes: reado
       for key share
     ),
     o as materialized (
-      select ${byId}::jsonb as by_id
+      select ${byId}::text::jsonb as by_id
     ),
     updated as (
       update jobs j
