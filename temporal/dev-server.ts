@@ -43,6 +43,13 @@ export const DEV_SERVER_TUNING = [
   // turns a 100 ms retry backoff into a 1 s one. Batch retries want sub-second timers.
   '--dynamic-config-value',
   'history.timerProcessorMaxTimeShift="10ms"',
+  // The timer queue reads its due timers at most 20 times a second by default; behind the
+  // other timer tasks a busy server creates (activity and workflow-task timeouts), a
+  // 200 ms backoff fired after 300-490 ms. At 1,000 reads a second they fire on time
+  // (100 ms after 101-110 ms); W3 per activity at 20,000 jobs ran at 168 and 189 jobs/s
+  // against 158 and 138, alternating. Chunked W3 did not move.
+  '--dynamic-config-value',
+  'history.timerProcessorMaxPollRPS=1000',
   // Fair dispatch over fairness keys (our tenants; see temporal/batch-client.ts) instead
   // of FIFO: one tenant's backlog does not hold back another's tasks.
   '--dynamic-config-value',
