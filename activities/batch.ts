@@ -6,7 +6,7 @@ import * as jobs from '../db/jobs.js';
 import type { ExecutionMode, JobPolicy } from '../job-types/job-type.js';
 import { chunkLanes, LOCAL_CHUNK_MAX } from '../lib/chunk-shape.js';
 import { FailureTypes, type BatchStatus } from '../lib/names.js';
-import type { ChunkArgs, ChunkResult } from './chunk.js';
+import type { ChunkArgs, ChunkResult } from './chunk-contract.js';
 import { jobTypeOrFail } from './failures.js';
 import type { ActivityDeps } from './index.js';
 

@@ -4,74 +4,14 @@ import { finishBatch } from '../db/batches.js';
 import * as chunks from '../db/chunks.js';
 import { getJobTenantSettings } from '../db/tenant-settings.js';
 import type { AttemptOutcome, ChunkJob } from '../db/chunks.js';
-import type { SeqSpan } from '../lib/chunk-shape.js';
 import { FailureTypes } from '../lib/names.js';
 import { classifyFailure, jobTypeOrFail } from './failures.js';
-import { snapshotOf, type BatchSnapshot } from './batch.js';
+import { snapshotOf } from './batch.js';
 import { claimOf, LOST_ATTEMPT_MESSAGE, openClaimWindow, superseded } from './chunk-claim.js';
+import type { ChunkArgs, ChunkResult, JobRef, RetryEntry } from './chunk-contract.js';
 import type { ActivityDeps } from './index.js';
 import { jobMetrics, jobsEnded } from './job-metrics.js';
 import { holderOf, lanePool, leaseTtlMs, slotLease } from './tenant-cap.js';
-
-export interface ChunkArgs {
-  batchId: string;
-  tenantId: string;
-  jobType: string;
-  /** A first pass over positions [fromSeq, toSeq)… */
-  range?: { fromSeq: number; toSeq: number };
-  /** …or a retry round over these jobs… */
-  ids?: string[];
-  /** …each with the attempts the workflow last heard of (`JobRef.seen`)… */
-  seen?: number[];
-  /** …and all at positions in this span (absent from workflows started before it was sent). */
-  within?: SeqSpan;
-  /** Attempts per job in this run of the batch (counted from the job's retry base). */
-  maxAttempts: number;
-  concurrency: number;
-  /** The batch's failure tolerance as a count; past it the chunk stops taking jobs. */
-  failureLimit: number | null;
-  /**
-   * Set when this chunk holds all of the batch's jobs: if every one of them ends here,
-   * the chunk finishes the batch too (one local activity less for a small batch).
-   */
-  finish?: { epoch: number };
-}
-
-/** A job handed back to the workflow. */
-export interface JobRef {
-  id: string;
-  /**
-   * The job's attempts counter as this chunk left it. A later chunk that finds it
-   * higher knows an earlier try of that chunk recorded an outcome already.
-   */
-  seen: number;
-  /** Its position in the batch (absent from results recorded before it was sent). */
-  seq?: number;
-}
-
-export interface RetryEntry extends JobRef {
-  /** Attempts made so far in this run of the batch, the failed one included. */
-  attempts: number;
-  retryAfterMs?: number;
-}
-
-export interface ChunkResult {
-  succeeded: number;
-  failed: number;
-  /** Jobs whose attempt failed and may be retried, for the workflow's backoff timers. */
-  retry: RetryEntry[];
-  /**
-   * Jobs not attempted because the chunk stopped early: the batch was paused, ended,
-   * or crossed its failure tolerance. The workflow runs them again after a resume.
-   */
-  deferred: JobRef[];
-  /** The batch's failed counter as of the chunk's last write. */
-  batchFailed: number;
-  /** The batch as `finish` left it, when this chunk finished it. */
-  finished?: BatchSnapshot & { thresholdSet: boolean };
-  /** The tenant had no slot free (its cap on jobs in flight): nothing ran, every job is `deferred`. */
-  throttled?: boolean;
-}
 
 /** Outcomes written per statement; also a heartbeat point. */
 const FLUSH_SIZE = 1_000;
@@ -107,7 +47,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
       for (const job of loaded) {
         // An outcome recorded by an earlier try of this chunk: the job waits for its backoff.
         const recorded = args.ids ? job.attempts > (seen.get(job.id) ?? job.attempts) : job.status === 'running' && job.attempts > job.retryBase;
-        if (recorded) result.retry.push({ id: job.id, seq: job.seq, seen: job.attempts, attempts: job.attempts - job.retryBase });
+        if (recorded) result.retry.push(retryOf(job, job.attempts));
         else if (claims.prior !== null && job.seq <= claims.prior) lost.push(job);
         else toRun.push(job);
       }
@@ -124,7 +64,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
         result.failed += counted.failed;
         result.batchFailed = counted.batchFailed;
         lost.forEach((job, i) => {
-          if (outcomes[i]!.status === 'running') result.retry.push({ id: job.id, seq: job.seq, seen: job.attempts + 1, attempts: job.attempts + 1 - job.retryBase });
+          if (outcomes[i]!.status === 'running') result.retry.push(retryOf(job, job.attempts + 1));
         });
         log.warn({ batchId: args.batchId, chunk: claim.chunk, lost: lost.length, failed: counted.failed }, 'chunk ran again: attempts that may have run without an outcome were counted');
       }
@@ -132,7 +72,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
       const wanted = Math.max(1, Math.min(args.concurrency, toRun.length));
       const slots = slotLease(sql, { tenantId: args.tenantId, holder: holderOf(ctx.info), ttlMs: leaseTtlMs(ctx.info), defaultCap: tenantMaxJobsInFlight });
       if (toRun.length > 0 && (await slots.acquire(wanted)) === 0) {
-        return { ...result, deferred: toRun.map((j) => ({ id: j.id, seq: j.seq, seen: j.attempts })), throttled: true };
+        return { ...result, deferred: toRun.map((j) => refOf(j)), throttled: true };
       }
       // --- end tenant cap
       // Set when the chunk must stop taking jobs (it finishes those it started): the
@@ -169,13 +109,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
               if (o.status !== 'running') continue;
               const after = retryAfter.get(o.id);
               const job = byId.get(o.id)!;
-              result.retry.push({
-                id: o.id,
-                seq: o.seq,
-                seen: job.attempts + 1,
-                attempts: job.attempts + 1 - job.retryBase,
-                ...(after !== undefined ? { retryAfterMs: after } : {}),
-              });
+              result.retry.push({ ...retryOf(job, job.attempts + 1), ...(after !== undefined ? { retryAfterMs: after } : {}) });
             }
             beat();
           })
@@ -280,7 +214,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
         // --- end tenant cap
         await window.settled();
         await flush();
-        result.deferred = toRun.slice(next).map((j) => ({ id: j.id, seq: j.seq, seen: j.attempts }));
+        result.deferred = toRun.slice(next).map((j) => refOf(j));
       } finally {
         clearInterval(liveness);
         // Tenant cap: every slot still held goes back (a failed release lapses with the lease).
@@ -306,3 +240,9 @@ function outcome(
 ): AttemptOutcome {
   return { id, seq, status, output, errorType, errorMessage };
 }
+
+/** The job handed back to the workflow, its attempts counter at `seen`. */
+const refOf = (job: ChunkJob, seen = job.attempts): JobRef => ({ id: job.id, seq: job.seq, seen });
+
+/** The job handed back for a retry, its attempts counter at `counter` (the failed attempt's). */
+const retryOf = (job: ChunkJob, counter: number): RetryEntry => ({ ...refOf(job, counter), attempts: counter - job.retryBase });

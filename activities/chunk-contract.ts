@@ -1,0 +1,66 @@
+/**
+ * What the chunk activity (chunk.ts) and the workflow that runs it (workflows/chunked.ts)
+ * hand each other: ids, positions and counts, never payloads.
+ */
+import type { SeqSpan } from '../lib/chunk-shape.js';
+import type { BatchSnapshot } from './batch.js';
+
+export interface ChunkArgs {
+  batchId: string;
+  tenantId: string;
+  jobType: string;
+  /** A first pass over positions [fromSeq, toSeq)… */
+  range?: { fromSeq: number; toSeq: number };
+  /** …or a retry round over these jobs… */
+  ids?: string[];
+  /** …each with the attempts the workflow last heard of (`JobRef.seen`)… */
+  seen?: number[];
+  /** …and all at positions in this span (absent from workflows started before it was sent). */
+  within?: SeqSpan;
+  /** Attempts per job in this run of the batch (counted from the job's retry base). */
+  maxAttempts: number;
+  concurrency: number;
+  /** The batch's failure tolerance as a count; past it the chunk stops taking jobs. */
+  failureLimit: number | null;
+  /**
+   * Set when this chunk holds all of the batch's jobs: if every one of them ends here,
+   * the chunk finishes the batch too (one local activity less for a small batch).
+   */
+  finish?: { epoch: number };
+}
+
+/** A job handed back to the workflow. */
+export interface JobRef {
+  id: string;
+  /**
+   * The job's attempts counter as this chunk left it. A later chunk that finds it
+   * higher knows an earlier try of that chunk recorded an outcome already.
+   */
+  seen: number;
+  /** Its position in the batch (absent from results recorded before it was sent). */
+  seq?: number;
+}
+
+export interface RetryEntry extends JobRef {
+  /** Attempts made so far in this run of the batch, the failed one included. */
+  attempts: number;
+  retryAfterMs?: number;
+}
+
+export interface ChunkResult {
+  succeeded: number;
+  failed: number;
+  /** Jobs whose attempt failed and may be retried, for the workflow's backoff timers. */
+  retry: RetryEntry[];
+  /**
+   * Jobs not attempted because the chunk stopped early: the batch was paused, ended,
+   * or crossed its failure tolerance. The workflow runs them again after a resume.
+   */
+  deferred: JobRef[];
+  /** The batch's failed counter as of the chunk's last write. */
+  batchFailed: number;
+  /** The batch as `finish` left it, when this chunk finished it. */
+  finished?: BatchSnapshot & { thresholdSet: boolean };
+  /** The tenant had no slot free (its cap on jobs in flight): nothing ran, every job is `deferred`. */
+  throttled?: boolean;
+}
