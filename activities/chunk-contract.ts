@@ -53,6 +53,12 @@ export interface ChunkResult {
   /** Jobs whose attempt failed and may be retried, for the workflow's backoff timers. */
   retry: RetryEntry[];
   /**
+   * When the latest of those attempts failed (ms since the epoch, the worker's clock):
+   * their backoff counts from there, as Temporal counts an activity's. Absent from
+   * results recorded before it was sent.
+   */
+  lastFailureAt?: number;
+  /**
    * Jobs not attempted because the chunk stopped early: the batch was paused, ended,
    * or crossed its failure tolerance. The workflow runs them again after a resume.
    */

@@ -42,12 +42,17 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
       const seen = new Map(args.ids && args.seen ? args.ids.map((id, i) => [id, args.seen![i]!]) : []);
 
       const result: ChunkResult = { succeeded: 0, failed: 0, retry: [], deferred: [], batchFailed: 0 };
+      /** A job for the workflow to retry, its attempt failed at `failedAt` (or earlier: an earlier try's). */
+      const retried = (entry: RetryEntry, failedAt = Date.now()) => {
+        result.retry.push(entry);
+        result.lastFailureAt = Math.max(result.lastFailureAt ?? 0, failedAt);
+      };
       const toRun: ChunkJob[] = [];
       const lost: ChunkJob[] = [];
       for (const job of loaded) {
         // An outcome recorded by an earlier try of this chunk: the job waits for its backoff.
         const recorded = args.ids ? job.attempts > (seen.get(job.id) ?? job.attempts) : job.status === 'running' && job.attempts > job.retryBase;
-        if (recorded) result.retry.push(retryOf(job, job.attempts));
+        if (recorded) retried(retryOf(job, job.attempts));
         else if (claims.prior !== null && job.seq <= claims.prior) lost.push(job);
         else toRun.push(job);
       }
@@ -64,7 +69,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
         result.failed += counted.failed;
         result.batchFailed = counted.batchFailed;
         lost.forEach((job, i) => {
-          if (outcomes[i]!.status === 'running') result.retry.push(retryOf(job, job.attempts + 1));
+          if (outcomes[i]!.status === 'running') retried(retryOf(job, job.attempts + 1));
         });
         log.warn({ batchId: args.batchId, chunk: claim.chunk, lost: lost.length, failed: counted.failed }, 'chunk ran again: attempts that may have run without an outcome were counted');
       }
@@ -86,6 +91,8 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
       };
       const byId = new Map(toRun.map((j) => [j.id, j]));
       const retryAfter = new Map<string, number>();
+      /** When each retryable attempt failed, until its outcome is written. */
+      const failedAt = new Map<string, number>();
       let buffer: AttemptOutcome[] = [];
       // Flushes run one after another; the first error is kept and rethrown at the end
       // (the activity is then retried, and the rows say what is left to do).
@@ -109,7 +116,8 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
               if (o.status !== 'running') continue;
               const after = retryAfter.get(o.id);
               const job = byId.get(o.id)!;
-              result.retry.push({ ...retryOf(job, job.attempts + 1), ...(after !== undefined ? { retryAfterMs: after } : {}) });
+              retried({ ...retryOf(job, job.attempts + 1), ...(after !== undefined ? { retryAfterMs: after } : {}) }, failedAt.get(o.id));
+              failedAt.delete(o.id);
             }
             beat();
           })
@@ -164,7 +172,10 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
           metrics.attempt(ctx.cancellationSignal.aborted ? 'cancelled' : 'failed', startedAt);
           const f = classifyFailure(err, type);
           const final = f.nonRetryable || attempt - job.retryBase >= args.maxAttempts;
-          if (!final && f.retryAfterMs !== undefined) retryAfter.set(job.id, f.retryAfterMs);
+          if (!final) {
+            failedAt.set(job.id, Date.now());
+            if (f.retryAfterMs !== undefined) retryAfter.set(job.id, f.retryAfterMs);
+          }
           return outcome(job, final ? 'failed' : 'running', null, f.type, f.message);
         }
       };

@@ -16,6 +16,7 @@ import {
   CancellationScope,
   condition,
   isCancellation,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   sleep,
@@ -28,6 +29,9 @@ import { noteBatchFailed } from './control.js';
 import { MAX_HISTORY_EVENTS } from './per-activity.js';
 import { backoffMs, type RangeEnd, type RangeRun } from './shared.js';
 import { throttleBackoff } from './throttle.js';
+
+/** Patch: retry timers count from the failed attempt, not from the chunk's result (workflows of before it start them at the full backoff). */
+const RETRY_FROM_FAILURE = 'chunk-retry-from-failure';
 
 export async function runChunked(r: RangeRun): Promise<RangeEnd> {
   const ctl = r.control;
@@ -98,7 +102,7 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
       work.cancel();
       return;
     }
-    if (result.retry.length > 0) scheduleRetry(result.retry);
+    if (result.retry.length > 0) scheduleRetry(result.retry, result.lastFailureAt);
     const delay = deferAfter(result.throttled);
     if (result.deferred.length > 0) later(delay, result.deferred);
   };
@@ -151,11 +155,22 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
       .finally(() => waiting--);
   };
 
-  const scheduleRetry = (entries: RetryEntry[]) =>
-    later(
-      Math.max(...entries.map((e) => e.retryAfterMs ?? backoffMs(r.plan, e.attempts))),
-      entries.map(({ id, seen, seq }) => ({ id, seen, ...(seq !== undefined ? { seq } : {}) })),
-    );
+  /**
+   * The backoff counts from the failed attempt, as Temporal counts an activity's: the
+   * time the result took to come back (the rest of its chunk, the workflow task) is
+   * part of it. From the latest failure of the group, so none of them runs early (by
+   * more than the worker's clock lags the server's, whose time the workflow keeps).
+   */
+  const scheduleRetry = (entries: RetryEntry[], lastFailureAt: number | undefined) => {
+    const backoff = Math.max(...entries.map((e) => e.retryAfterMs ?? backoffMs(r.plan, e.attempts)));
+    if (lastFailureAt === undefined || !patched(RETRY_FROM_FAILURE)) return later(backoff, refs(entries));
+    // The one Date.now() in workflows/, against the lint rule: in a workflow it is the
+    // activation's time, replayed as recorded, and nothing else gives the time now.
+    // eslint-disable-next-line no-restricted-syntax
+    const now = Date.now();
+    later(Math.min(backoff, Math.max(0, lastFailureAt + backoff - now)), refs(entries));
+  };
+  const refs = (entries: RetryEntry[]): JobRef[] => entries.map(({ id, seen, seq }) => ({ id, seen, ...(seq !== undefined ? { seq } : {}) }));
 
   const settled = async () => {
     await condition(() => (active === 0 && waiting === 0 && (ready.length === 0 || halted())) || failure !== undefined);

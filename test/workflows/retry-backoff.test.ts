@@ -1,0 +1,86 @@
+/**
+ * A retry's backoff counts from its failed attempt, in both modes: never sooner, and in
+ * chunk mode no later than it must (the rest of the chunk's run is part of the wait).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineJobType, TransientJobError } from '../../job-types/job-type.js';
+import { builtInJobTypes, createRegistry } from '../../job-types/registry.js';
+import { listJobs } from '../../db/jobs.js';
+import { expectSettledCounters } from '../support/batch-control.js';
+import { createHarness, sleepItems, type Harness, type TestTenant } from '../support/harness.js';
+
+/** Each attempt's start and end on the worker's clock, by job id. */
+const attemptsSeen = new Map<string, { attempt: number; startedAt: number; endedAt: number }[]>();
+
+/** Fails its first `failTimes` attempts after `ms`, and writes down when each attempt ran. */
+const clockedJobType = defineJobType({
+  name: 'test.clocked',
+  description: 'Records when each attempt ran; fails the first `failTimes` of them.',
+  input: z.object({ ms: z.int().min(0), failTimes: z.int().min(0) }).strict(),
+  chooseMode: () => 'chunk',
+  async handler(input, ctx) {
+    const startedAt = Date.now();
+    if (input.ms > 0) await new Promise((r) => setTimeout(r, input.ms));
+    const seen = attemptsSeen.get(ctx.jobId) ?? [];
+    attemptsSeen.set(ctx.jobId, seen);
+    seen.push({ attempt: ctx.attempt, startedAt, endedAt: Date.now() });
+    if (ctx.attempt <= input.failTimes) throw new TransientJobError(`attempt ${ctx.attempt} fails`);
+    return { attempt: ctx.attempt };
+  },
+});
+
+let h: Harness;
+let t: TestTenant;
+beforeAll(async () => {
+  h = await createHarness({ registry: createRegistry([...builtInJobTypes, clockedJobType]) });
+  t = await h.tenant();
+});
+afterAll(() => h?.close());
+
+describe.each(['activity', 'chunk'] as const)('in %s mode', (mode) => {
+  it('a retry starts no sooner than its backoff after the failed attempt', async () => {
+    // 30 jobs, a third failing twice, four at a time: chunks run on while their failures wait.
+    const items = Array.from({ length: 30 }, (_, i) => ({ input: { ms: i % 4 === 0 ? 40 : 5, failTimes: i % 3 === 0 ? 2 : 0 } }));
+    const { id } = await h.submit(t.key, {
+      type: 'test.clocked',
+      mode,
+      concurrency: 4,
+      maxRetries: 2,
+      backoff: { initialIntervalMs: 150, coefficient: 2 },
+      items,
+    });
+    const done = await h.waitForBatch(t.key, id);
+    expect(done).toMatchObject({ status: 'completed', counters: { succeeded: 30, failed: 0 } });
+    const jobs = await listJobs(h.sql, id, { afterSeq: -1, limit: 100 });
+    const gaps: number[][] = [];
+    for (const job of jobs) {
+      const seen = attemptsSeen.get(job.id)!;
+      expect(seen.map((a) => a.attempt)).toEqual(job.seq % 3 === 0 ? [1, 2, 3] : [1]);
+      expect(job.attempts).toBe(seen.length);
+      gaps.push(seen.slice(1).map((a, i) => a.startedAt - seen[i]!.endedAt));
+    }
+    // 150 ms after the first failure, 300 after the second; the clocks read whole
+    // milliseconds, hence one of slack.
+    for (const g of gaps.filter((g) => g.length > 0)) {
+      expect(g[0]).toBeGreaterThanOrEqual(149);
+      expect(g[1]).toBeGreaterThanOrEqual(299);
+    }
+    await expectSettledCounters(h, id);
+  });
+});
+
+it('in chunk mode, a failure whose backoff ran out while its chunk ran on goes round again without a timer', async () => {
+  // 20 jobs in one chunk (more than run as a local activity); one fails at once, one
+  // takes 600 ms: by the chunk's end the 200 ms backoff has passed.
+  const items = sleepItems(Array.from({ length: 20 }, (_, i) => (i === 0 ? { ms: 0, failTimes: 1 } : { ms: i === 1 ? 600 : 0 })));
+  const { id, body } = await h.submit(t.key, { type: 'sleep', mode: 'chunk', concurrency: 20, maxRetries: 1, backoff: { initialIntervalMs: 200 }, items });
+  const done = await h.waitForBatch(t.key, id);
+  expect(done).toMatchObject({ status: 'completed', counters: { succeeded: 20 } });
+  const [first] = await listJobs(h.sql, id, { afterSeq: -1, limit: 1 });
+  expect(first).toMatchObject({ status: 'succeeded', attempts: 2 });
+  const { events } = await h.client.workflow.getHandle(body.workflowId as string).fetchHistory();
+  // Timed from the chunk's result, the retry waited 200 ms more on a timer.
+  expect((events ?? []).filter((e) => e.timerStartedEventAttributes)).toEqual([]);
+  await expectSettledCounters(h, id);
+});
