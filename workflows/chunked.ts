@@ -8,7 +8,8 @@
  *
  * Control: a pause holds new chunks, and running chunks see it on the batch row, stop
  * taking jobs and hand the rest back (`deferred`), which run again after the resume.
- * A concurrency change shapes the chunks started after it. Past the failure tolerance
+ * A concurrency change shapes the chunks started after it; running chunks keep their
+ * lanes, and the lanes of all together never pass the concurrency. Past the failure tolerance
  * (checked after each chunk, and by the chunks themselves after each write) the
  * chunks in flight are cancelled and nothing more starts.
  */
@@ -50,20 +51,25 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
     if (size > LOCAL_CHUNK_MAX) return proxyActivities<Activities>({ heartbeatTimeout: '10 seconds', startToCloseTimeout, retry }).runChunk(args);
     return proxyLocalActivities<Activities>({ startToCloseTimeout, retry, localRetryThreshold: '10 seconds' }).runChunk(args);
   };
-  const base = (): Omit<ChunkArgs, 'range' | 'ids'> => ({
+  const base = (lanes: number): Omit<ChunkArgs, 'range' | 'ids'> => ({
     batchId: r.batchId,
     tenantId: r.tenantId,
     jobType: r.plan.jobType,
     maxAttempts: r.plan.maxRetries + 1,
-    concurrency: lanes(),
+    concurrency: lanes,
     failureLimit: ctl.failureLimit,
   });
   const slots = () => chunkShape(ctl.concurrency, 0).chunksInFlight;
-  const lanes = () => chunkLanes(ctl.concurrency);
 
   // Chunks and retry timers run in their own scope, so a crossed tolerance cancels them and nothing else.
   const work = new CancellationScope();
   let active = 0;
+  /**
+   * The lanes (jobs in flight) of the chunks running: together never more than the
+   * concurrency. A chunk keeps its lanes to its end, so after the concurrency is
+   * lowered no chunk starts until those running are under the new figure.
+   */
+  let lanesInFlight = 0;
   let waiting = 0;
   let failure: unknown;
   const fail = (err: unknown) => {
@@ -80,15 +86,20 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
     return 0;
   };
 
-  /** Takes a slot; re-checked after each wake-up because several waiters can wake at once. */
-  const acquire = async (): Promise<boolean> => {
-    while (!halted() && (ctl.paused || active >= slots())) {
-      await condition(() => halted() || (!ctl.paused && active < slots()));
-    }
-    if (halted()) return false;
+  const free = () => !ctl.paused && active < slots() && lanesInFlight < ctl.concurrency;
+  /**
+   * Takes a slot and its lanes: a chunk's share of the concurrency, within what is left
+   * of it, and no more than the chunk's `jobs()`. 0 once halted. Re-checked after each
+   * wake-up because several waiters can wake at once.
+   */
+  const acquire = async (jobs: () => number = () => Infinity): Promise<number> => {
+    while (!halted() && !free()) await condition(() => halted() || free());
+    if (halted()) return 0;
+    const lanes = Math.max(1, Math.min(chunkLanes(ctl.concurrency), ctl.concurrency - lanesInFlight, jobs()));
     active++;
-    r.onInFlight(active * lanes());
-    return true;
+    lanesInFlight += lanes;
+    r.onInFlight(lanesInFlight);
+    return lanes;
   };
 
   let finished: ChunkResult['finished'];
@@ -112,7 +123,8 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
       absorb(await runChunk(args));
     } finally {
       active--;
-      r.onInFlight(active * lanes());
+      lanesInFlight -= args.concurrency;
+      r.onInFlight(lanesInFlight);
     }
   };
 
@@ -131,11 +143,12 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
     pumping = true;
     try {
       while (ready.length > 0 && (rangeStarted || ready.length >= chunkSize)) {
-        if (!(await acquire())) return;
+        const lanes = await acquire(() => Math.min(chunkSize, ready.length));
+        if (lanes === 0) return;
         const jobs = ready.splice(0, chunkSize);
         // Every job says its position, but for results recorded before positions were sent.
         const within = jobs.every((j) => j.seq !== undefined) ? spanOf(jobs.map((j) => j.seq!)) : undefined;
-        void work.run(() => execute({ ...base(), ids: jobs.map((j) => j.id), seen: jobs.map((j) => j.seen), ...(within ? { within } : {}) })).catch(fail);
+        void work.run(() => execute({ ...base(lanes), ids: jobs.map((j) => j.id), seen: jobs.map((j) => j.seen), ...(within ? { within } : {}) })).catch(fail);
       }
     } finally {
       pumping = false;
@@ -193,12 +206,13 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
       return { done: false, continueFrom: next };
     }
     if (throttle.active) await condition(() => halted() || !throttle.active);
-    if (!(await acquire())) break;
+    const lanes = await acquire(() => Math.min(chunkSize, r.toSeq - next));
+    if (lanes === 0) break;
     const fromSeq = next;
     next = Math.min(r.toSeq, next + chunkSize);
     // A chunk holding the whole batch may finish it when all its jobs end there.
     const whole = r.finishEpoch !== undefined && fromSeq === 0 && next === r.toSeq;
-    void work.run(() => execute({ ...base(), range: { fromSeq, toSeq: next }, ...(whole ? { finish: { epoch: r.finishEpoch! } } : {}) })).catch(fail);
+    void work.run(() => execute({ ...base(lanes), range: { fromSeq, toSeq: next }, ...(whole ? { finish: { epoch: r.finishEpoch! } } : {}) })).catch(fail);
   }
   rangeStarted = true;
   void pump().catch(fail);

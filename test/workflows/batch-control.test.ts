@@ -138,3 +138,18 @@ describe.each(['activity', 'chunk'] as const)('batch control in %s mode', (mode)
     await expectSettledCounters(h, id);
   });
 });
+
+it("chunk mode: the chunks' lanes together are the concurrency, not each chunk's rounded-up share", async () => {
+  // 27 at most in flight: two chunks of 14 would run 28.
+  const { id, body } = await h.submit(t.key, { type: 'sleep', mode: 'chunk', concurrency: 27, items: sleepItems(Array.from({ length: 400 }, () => ({ ms: 0 }))) });
+  const done = await h.waitForBatch(t.key, id);
+  expect(done).toMatchObject({ status: 'completed', counters: { succeeded: 400 } });
+  const history = await h.client.workflow.getHandle(body.workflowId as string).fetchHistory();
+  const lanes = (history.events ?? [])
+    .map((e) => e.activityTaskScheduledEventAttributes?.input?.payloads?.[0]?.data)
+    .filter((d): d is Uint8Array => d instanceof Uint8Array)
+    .map((d) => (JSON.parse(Buffer.from(d).toString('utf8')) as { range?: unknown; concurrency: number }).concurrency);
+  // Both chunks start at once (two slots free), each with its share of what is left.
+  expect(lanes).toEqual([14, 13]);
+  await expectSettledCounters(h, id);
+});
