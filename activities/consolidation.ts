@@ -1,10 +1,11 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Db } from '../db/client.js';
 import * as phases from '../db/consolidation-phases.js';
 import * as consolidations from '../db/consolidations.js';
 import type { ConsolidationRow } from '../db/consolidations.js';
 import { getTenantSettings, thresholdStateOfBatch } from '../db/tenant-settings.js';
 import { groupNearDuplicates } from '../lib/signature-groups.js';
+import { releaseIfOrphaned } from '../temporal/orphaned-consolidation.js';
 import {
   consolidationWorkflowId,
   FailureTypes,
@@ -44,7 +45,7 @@ const stateOf = (row: ConsolidationRow): ConsolidationState => ({
 const gone = (id: string) =>
   ApplicationFailure.create({ type: FailureTypes.NotFound, nonRetryable: true, message: `consolidation ${id} no longer exists` });
 
-export function createConsolidationActivities({ sql }: ActivityDeps) {
+export function createConsolidationActivities({ sql, log }: ActivityDeps) {
   const phase = async (
     id: string,
     name: ConsolidationPhase,
@@ -55,6 +56,19 @@ export function createConsolidationActivities({ sql }: ActivityDeps) {
     return outcome;
   };
 
+  /**
+   * claimConsolidation, but an active row whose workflow has closed without ending it
+   * (temporal/orphaned-consolidation.ts) is ended first and the claim made again.
+   */
+  const claim = async (c: consolidations.NewConsolidation) => {
+    const first = await consolidations.claimConsolidation(sql, c);
+    if (first.created) return first;
+    const ended = await releaseIfOrphaned(Context.current().client, sql, first.row);
+    if (!ended) return first;
+    log.warn({ consolidationId: ended.id, tenantId: ended.tenantId, error: ended.errorMessage }, 'consolidation row ended: its workflow had closed without ending it');
+    return consolidations.claimConsolidation(sql, c);
+  };
+
   return {
     /** A new pending consolidation, or the tenant's active one. */
     async claimConsolidation(args: {
@@ -63,10 +77,7 @@ export function createConsolidationActivities({ sql }: ActivityDeps) {
       triggeredBy: string;
       scope: ConsolidationScope;
     }): Promise<ConsolidationClaim> {
-      const { row, created } = await consolidations.claimConsolidation(sql, {
-        ...args,
-        workflowId: consolidationWorkflowId(args.tenantId),
-      });
+      const { row, created } = await claim({ ...args, workflowId: consolidationWorkflowId(args.tenantId) });
       return { consolidationId: row.id, tenantId: row.tenantId, created, triggerType: row.triggerType };
     },
 
@@ -78,7 +89,7 @@ export function createConsolidationActivities({ sql }: ActivityDeps) {
     async claimThresholdConsolidation({ batchId }: { batchId: string }): Promise<ConsolidationClaim | null> {
       const state = await thresholdStateOfBatch(sql, batchId);
       if (!state || state.threshold === null || state.unconsolidatedJobs < state.threshold) return null;
-      const { row, created } = await consolidations.claimConsolidation(sql, {
+      const { row, created } = await claim({
         tenantId: state.tenantId,
         triggerType: 'threshold',
         triggeredBy: `threshold:${state.threshold} (batch ${batchId})`,

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { claimConsolidation } from '../../db/consolidations.js';
 import { consolidationWorkflowId } from '../../lib/names.js';
+import { startConsolidationWorkflow } from '../../temporal/consolidation-client.js';
 import {
   getConsolidation,
   scheduledActivities,
@@ -275,4 +277,46 @@ it('GET /v1/consolidations/:id answers 404 for an unknown id', async () => {
   const res = await h.request('GET', '/v1/consolidations/3b241101-e2bb-4255-8caf-4136c566a962', { key: t.key });
   expect(res.status).toBe(404);
   await expect(getConsolidation(h, t.key, '3b241101-e2bb-4255-8caf-4136c566a962')).rejects.toThrow(/404/);
+});
+
+describe('an active consolidation whose workflow closed without ending it', () => {
+  it('terminated by an operator: the next read shows it failed, and the next start is not held by it', async () => {
+    const t = await h.tenant();
+    // A claimed consolidation whose workflow runs on a queue no worker polls, so it is
+    // certainly still open when it is terminated, as an operator would in the UI.
+    const { row } = await claimConsolidation(h.sql, { tenantId: t.id, triggerType: 'manual', triggeredBy: 'test', scope: {}, workflowId: consolidationWorkflowId(t.id) });
+    await startConsolidationWorkflow({ ...h.temporal, taskQueue: `nobody-${row.id}` }, { consolidationId: row.id, tenantId: t.id, triggerType: 'manual', tenantName: t.name });
+    await h.client.workflow.getHandle(consolidationWorkflowId(t.id)).terminate('operator test');
+    // Until something looks, the row still says pending.
+    expect((await h.sql`select status from consolidations where id = ${row.id}`)[0]!.status).toBe('pending');
+
+    const stale = await getConsolidation(h, t.key, row.id);
+    expect(stale.status).toBe('failed');
+    expect(stale.errorMessage).toMatch(/closed \(terminated\) without recording an outcome/);
+
+    // A new start is a new consolidation (202), which runs to the end.
+    const res = await h.request('POST', '/v1/consolidations', { key: t.key, json: {} });
+    expect(res.status).toBe(202);
+    const started = (await res.json()) as ConsolidationBody;
+    expect(started.id).not.toBe(row.id);
+    expect((await waitForConsolidation(h, t.key, started.id)).status).toBe('completed');
+  });
+
+  it('a claim whose workflow never started: released once it is a minute old, by the next start', async () => {
+    const t = await h.tenant();
+    const { row } = await claimConsolidation(h.sql, { tenantId: t.id, triggerType: 'manual', triggeredBy: 'test', scope: {}, workflowId: consolidationWorkflowId(t.id) });
+    // A fresh claim is left alone: its workflow is about to start.
+    let res = await h.request('POST', '/v1/consolidations', { key: t.key, json: {} });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as ConsolidationBody).id).toBe(row.id);
+
+    await h.sql`update consolidations set created_at = now() - interval '2 minutes' where id = ${row.id}`;
+    res = await h.request('POST', '/v1/consolidations', { key: t.key, json: {} });
+    expect(res.status).toBe(202);
+    const started = (await res.json()) as ConsolidationBody;
+    expect((await waitForConsolidation(h, t.key, started.id)).status).toBe('completed');
+    const stale = await getConsolidation(h, t.key, row.id);
+    expect(stale).toMatchObject({ status: 'failed' });
+    expect(stale.errorMessage).toMatch(/never started/);
+  });
 });

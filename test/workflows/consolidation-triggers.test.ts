@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { claimConsolidation } from '../../db/consolidations.js';
 import { consolidationScheduleId, consolidationWorkflowId } from '../../lib/names.js';
+import { startConsolidationWorkflow } from '../../temporal/consolidation-client.js';
 import { listConsolidations, waitFor, waitForConsolidation, type ConsolidationBody } from '../support/consolidation.js';
 import { createHarness, sleepItems, type Harness, type TestTenant } from '../support/harness.js';
 
@@ -47,6 +49,21 @@ describe('threshold trigger', () => {
     expect(all).toHaveLength(2);
     const second = await waitForConsolidation(h, t.key, all[0]!.id);
     expect(second).toMatchObject({ status: 'completed', metrics: { collect: { batches: 3, jobs: 5 } } });
+  });
+
+  it("is not held by an active consolidation whose workflow was terminated: that one ends failed", async () => {
+    const t = await h.tenant();
+    await h.request('PATCH', '/v1/settings', { key: t.key, json: { consolidationThreshold: 3 } });
+    // An open consolidation workflow (on a queue no worker polls), terminated by an operator.
+    const { row } = await claimConsolidation(h.sql, { tenantId: t.id, triggerType: 'manual', triggeredBy: 'test', scope: {}, workflowId: consolidationWorkflowId(t.id) });
+    await startConsolidationWorkflow({ ...h.temporal, taskQueue: `nobody-${row.id}` }, { consolidationId: row.id, tenantId: t.id, triggerType: 'manual', tenantName: t.name });
+    await h.client.workflow.getHandle(consolidationWorkflowId(t.id)).terminate('operator test');
+
+    await runBatch(t, 3); // crossed: the batch workflow's claim meets the orphan
+    const [fired, stale] = await listConsolidations(h, t.key);
+    expect(stale).toMatchObject({ id: row.id, status: 'failed' });
+    expect(fired).toMatchObject({ triggerType: 'threshold' });
+    expect(await waitForConsolidation(h, t.key, fired!.id)).toMatchObject({ status: 'completed', metrics: { collect: { batches: 1, jobs: 3 } } });
   });
 
   it('does nothing for a tenant without a threshold', async () => {
