@@ -78,8 +78,11 @@ export function consolidationRoutes({ sql, temporal, log }: ConsolidationRouteDe
         limit: q.limit,
         after: q.cursor === undefined ? undefined : decodeCursor(q.cursor),
       });
+      // The tenant's one active row, if listed, as it really stands (an orphan ends failed
+      // here, and leaves a `status=running` page); the cursor stays the page's last row.
+      const items = (await Promise.all(rows.map(live))).filter((row) => q.status === undefined || row.status === q.status);
       const last = rows.at(-1);
-      return c.json({ items: rows.map(view), nextCursor: rows.length === q.limit && last ? encodeCursor(last) : null }, 200);
+      return c.json({ items: items.map(view), nextCursor: rows.length === q.limit && last ? encodeCursor(last) : null }, 200);
     })
     .get('/:id', zValidator('param', consolidationIdParam, validationHook('path')), async (c) => {
       const { id } = c.req.valid('param');

@@ -4,6 +4,7 @@ import { consolidationWorkflowId } from '../../lib/names.js';
 import { startConsolidationWorkflow } from '../../temporal/consolidation-client.js';
 import {
   getConsolidation,
+  listConsolidations,
   scheduledActivities,
   seedFinishedBatch,
   waitForConsolidation,
@@ -290,6 +291,9 @@ describe('an active consolidation whose workflow closed without ending it', () =
     // Until something looks, the row still says pending.
     expect((await h.sql`select status from consolidations where id = ${row.id}`)[0]!.status).toBe('pending');
 
+    // A list of the active ones no longer shows it; the list of all shows it failed.
+    expect(await listConsolidations(h, t.key, '?status=pending')).toEqual([]);
+    expect((await listConsolidations(h, t.key)).map((c) => [c.id, c.status])).toEqual([[row.id, 'failed']]);
     const stale = await getConsolidation(h, t.key, row.id);
     expect(stale.status).toBe('failed');
     expect(stale.errorMessage).toMatch(/closed \(terminated\) without recording an outcome/);
