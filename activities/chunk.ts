@@ -90,9 +90,8 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
         if (!ctx.info.isLocal) ctx.heartbeat({ done: result.succeeded + result.failed + result.retry.length, of: loaded.length });
       };
       const byId = new Map(toRun.map((j) => [j.id, j]));
-      const retryAfter = new Map<string, number>();
-      /** When each retryable attempt failed, until its outcome is written. */
-      const failedAt = new Map<string, number>();
+      /** Each retryable failure, until its outcome is written: when, and the handler's own retry-after. */
+      const failures = new Map<string, { at: number; retryAfterMs: number | undefined }>();
       let buffer: AttemptOutcome[] = [];
       // Flushes run one after another; the first error is kept and rethrown at the end
       // (the activity is then retried, and the rows say what is left to do).
@@ -114,10 +113,10 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
             if (overLimit(counted.batchFailed)) halt = true;
             for (const o of batch) {
               if (o.status !== 'running') continue;
-              const after = retryAfter.get(o.id);
               const job = byId.get(o.id)!;
-              retried({ ...retryOf(job, job.attempts + 1), ...(after !== undefined ? { retryAfterMs: after } : {}) }, failedAt.get(o.id));
-              failedAt.delete(o.id);
+              const f = failures.get(o.id);
+              failures.delete(o.id);
+              retried({ ...retryOf(job, job.attempts + 1), ...(f?.retryAfterMs !== undefined ? { retryAfterMs: f.retryAfterMs } : {}) }, f?.at);
             }
             beat();
           })
@@ -172,10 +171,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
           metrics.attempt(ctx.cancellationSignal.aborted ? 'cancelled' : 'failed', startedAt);
           const f = classifyFailure(err, type);
           const final = f.nonRetryable || attempt - job.retryBase >= args.maxAttempts;
-          if (!final) {
-            failedAt.set(job.id, Date.now());
-            if (f.retryAfterMs !== undefined) retryAfter.set(job.id, f.retryAfterMs);
-          }
+          if (!final) failures.set(job.id, { at: Date.now(), retryAfterMs: f.retryAfterMs });
           return outcome(job, final ? 'failed' : 'running', null, f.type, f.message);
         }
       };

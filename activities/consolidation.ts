@@ -5,7 +5,7 @@ import * as consolidations from '../db/consolidations.js';
 import type { ConsolidationRow } from '../db/consolidations.js';
 import { getTenantSettings, thresholdStateOfBatch } from '../db/tenant-settings.js';
 import { groupNearDuplicates } from '../lib/signature-groups.js';
-import { releaseIfOrphaned } from '../temporal/orphaned-consolidation.js';
+import { claimPastOrphan, releaseIfOrphaned } from '../temporal/orphaned-consolidation.js';
 import {
   consolidationWorkflowId,
   FailureTypes,
@@ -56,18 +56,8 @@ export function createConsolidationActivities({ sql, log }: ActivityDeps) {
     return outcome;
   };
 
-  /**
-   * claimConsolidation, but an active row whose workflow has closed without ending it
-   * (temporal/orphaned-consolidation.ts) is ended first and the claim made again.
-   */
-  const claim = async (c: consolidations.NewConsolidation) => {
-    const first = await consolidations.claimConsolidation(sql, c);
-    if (first.created) return first;
-    const ended = await releaseIfOrphaned(Context.current().client, sql, first.row);
-    if (!ended) return first;
-    log.warn({ consolidationId: ended.id, tenantId: ended.tenantId, error: ended.errorMessage }, 'consolidation row ended: its workflow had closed without ending it');
-    return consolidations.claimConsolidation(sql, c);
-  };
+  /** Claims past an orphaned active row (temporal/orphaned-consolidation.ts); a failed lookup fails the activity, which is retried. */
+  const claim = (c: consolidations.NewConsolidation) => claimPastOrphan(sql, c, (row) => releaseIfOrphaned(Context.current().client, sql, log, row));
 
   return {
     /** A new pending consolidation, or the tenant's active one. */

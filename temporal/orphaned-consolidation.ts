@@ -9,7 +9,8 @@
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Sql } from '../db/client.js';
-import { finishConsolidation, type ConsolidationRow } from '../db/consolidations.js';
+import { claimConsolidation, finishConsolidation, type ConsolidationRow, type NewConsolidation } from '../db/consolidations.js';
+import type { Logger } from '../lib/logger.js';
 
 /**
  * A claim's workflow is started right after the row is written (API) or by the claiming
@@ -17,8 +18,8 @@ import { finishConsolidation, type ConsolidationRow } from '../db/consolidations
  */
 export const NEVER_STARTED_AFTER_MS = 60_000;
 
-/** The row ended `failed` when its workflow has closed without ending it; undefined when it is live (or not active). */
-export async function releaseIfOrphaned(client: Client, sql: Sql, row: ConsolidationRow, now: Date = new Date()): Promise<ConsolidationRow | undefined> {
+/** The row ended `failed` (and logged) when its workflow has closed without ending it; undefined when it is live (or not active). */
+export async function releaseIfOrphaned(client: Client, sql: Sql, log: Logger, row: ConsolidationRow, now: Date = new Date()): Promise<ConsolidationRow | undefined> {
   if ((row.status !== 'pending' && row.status !== 'running') || !row.workflowId) return undefined;
   let run: { status: string; consolidationId: unknown } | undefined;
   try {
@@ -35,5 +36,21 @@ export async function releaseIfOrphaned(client: Client, sql: Sql, row: Consolida
     if (now.getTime() - row.createdAt.getTime() < NEVER_STARTED_AFTER_MS) return undefined;
     why = `its workflow never started (${row.workflowId} has no run for it)`;
   }
-  return finishConsolidation(sql, row.id, 'failed', why);
+  const ended = await finishConsolidation(sql, row.id, 'failed', why);
+  log.warn({ consolidationId: row.id, tenantId: row.tenantId, workflowId: row.workflowId, error: why }, 'consolidation row ended: its workflow had closed without ending it');
+  return ended;
+}
+
+/**
+ * claimConsolidation, but when the active row it meets is an orphan (`release` ends it:
+ * releaseIfOrphaned, or a caller's wrapper of it), the claim is made again.
+ */
+export async function claimPastOrphan(
+  sql: Sql,
+  c: NewConsolidation,
+  release: (row: ConsolidationRow) => Promise<ConsolidationRow | undefined>,
+): Promise<{ row: ConsolidationRow; created: boolean }> {
+  const first = await claimConsolidation(sql, c);
+  if (first.created || !(await release(first.row))) return first;
+  return claimConsolidation(sql, c);
 }

@@ -7,7 +7,7 @@ import type { Logger } from '../../lib/logger.js';
 import { consolidationWorkflowId } from '../../lib/names.js';
 import { temporalUiLink, type TemporalDeps } from '../../temporal/batch-client.js';
 import { startConsolidationWorkflow } from '../../temporal/consolidation-client.js';
-import { releaseIfOrphaned } from '../../temporal/orphaned-consolidation.js';
+import { claimPastOrphan, releaseIfOrphaned } from '../../temporal/orphaned-consolidation.js';
 import type { AuthEnv } from '../auth.js';
 import { consolidationIdParam, createConsolidationBody, listConsolidationsQuery } from '../consolidation-schemas.js';
 import { consolidationView, decodeCursor, encodeCursor } from '../consolidation-views.js';
@@ -22,22 +22,19 @@ export interface ConsolidationRouteDeps {
 
 export function consolidationRoutes({ sql, temporal, log }: ConsolidationRouteDeps) {
   /**
-   * The row, or, when it was active but its workflow has closed without ending it
-   * (temporal/orphaned-consolidation.ts), the row as ended now. A failed lookup leaves
-   * the row as it is: it is checked again on the next read or claim.
+   * The row as ended now when it was active but its workflow has closed without ending
+   * it (temporal/orphaned-consolidation.ts). A failed lookup leaves the row as it is: it
+   * is checked again on the next read or claim.
    */
-  const live = async (row: consolidations.ConsolidationRow) => {
-    if (row.status !== 'pending' && row.status !== 'running') return row;
+  const release = async (row: consolidations.ConsolidationRow) => {
     try {
-      const ended = await releaseIfOrphaned(temporal.client, sql, row);
-      if (!ended) return row;
-      log.warn({ consolidationId: row.id, tenantId: row.tenantId, workflowId: row.workflowId, error: ended.errorMessage }, 'consolidation row ended: its workflow had closed without ending it');
-      return ended;
+      return await releaseIfOrphaned(temporal.client, sql, log, row);
     } catch (err) {
       log.warn({ err: toError(err), consolidationId: row.id }, 'could not look up the workflow of an active consolidation');
-      return row;
+      return undefined;
     }
   };
+  const live = async (row: consolidations.ConsolidationRow) => (await release(row)) ?? row;
   const view = (row: consolidations.ConsolidationRow) =>
     consolidationView(row, { temporalUi: row.workflowId ? temporalUiLink(temporal, row.workflowId) : null });
 
@@ -45,17 +42,11 @@ export function consolidationRoutes({ sql, temporal, log }: ConsolidationRouteDe
     .post('/', requireJson, zValidator('json', createConsolidationBody, validationHook('body')), async (c) => {
       const { scope = {} } = c.req.valid('json');
       const { tenantId, tenantName, keyId } = c.get('principal');
-      const claim = () =>
-        consolidations.claimConsolidation(sql, {
-          tenantId,
-          triggerType: 'manual',
-          triggeredBy: `api-key:${keyId}`,
-          scope,
-          workflowId: consolidationWorkflowId(tenantId),
-        });
-      let { row, created } = await claim();
-      // The active one may be an orphan, its workflow closed without ending it: end it, claim again.
-      if (!created && (await live(row)) !== row) ({ row, created } = await claim());
+      const { row, created } = await claimPastOrphan(
+        sql,
+        { tenantId, triggerType: 'manual', triggeredBy: `api-key:${keyId}`, scope, workflowId: consolidationWorkflowId(tenantId) },
+        release,
+      );
       c.header('Location', `/v1/consolidations/${row.id}`);
       // One per tenant at a time: a request while one is active gets that one.
       if (!created) return c.json(view(row), 200);
