@@ -33,6 +33,8 @@ import { throttleBackoff } from './throttle.js';
 
 /** Patch: retry timers count from the failed attempt, not from the chunk's result (workflows of before it start them at the full backoff). */
 const RETRY_FROM_FAILURE = 'chunk-retry-from-failure';
+/** Patch: retry groups wait on a list of due times instead of a timer each (workflows of before it start one per group). */
+const RETRY_DUE_LIST = 'chunk-retry-due-list';
 
 export async function runChunked(r: RangeRun): Promise<RangeEnd> {
   const ctl = r.control;
@@ -116,6 +118,8 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
     if (result.retry.length > 0) scheduleRetry(result.retry, result.lastFailureAt);
     const delay = deferAfter(result.throttled);
     if (result.deferred.length > 0) later(delay, result.deferred);
+    // A slot is about to be free: retries that came due meanwhile may fill it.
+    if (due.length > 0) void pump().catch(fail);
   };
   /** Runs one chunk in a slot already taken. */
   const execute = async (args: ChunkArgs) => {
@@ -129,8 +133,8 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
   };
 
   // Jobs whose backoff has run out (or that a pause handed back) wait here; one pump
-  // hands them out in chunks, so groups that come due together (timers firing in one
-  // activation, or while every slot is busy) share one activity instead of one each.
+  // hands them out in chunks, so groups that come due together (at one chunk's result,
+  // or while every slot is busy) share one activity instead of one each.
   // While first-pass chunks are still being started, the pump waits for a full chunk:
   // a chunk's fixed cost (scheduling, claim, load, flush) is then spread over as many
   // jobs as a first-pass chunk's. Once the range is all started (or the run is about to
@@ -138,12 +142,21 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
   const ready: JobRef[] = [];
   let rangeStarted = false;
   let pumping = false;
+  /** Retries that came due join `ready`; true when what is ready may go out now. */
+  const dispatchable = () => {
+    promoteDue();
+    return ready.length > 0 && (rangeStarted || ready.length >= chunkSize);
+  };
   const pump = async () => {
     if (pumping) return;
     pumping = true;
     try {
-      while (ready.length > 0 && (rangeStarted || ready.length >= chunkSize)) {
-        const lanes = await acquire(() => Math.min(chunkSize, ready.length));
+      while (dispatchable()) {
+        // What came due while it waited for a slot goes out in this chunk too.
+        const lanes = await acquire(() => {
+          promoteDue();
+          return Math.min(chunkSize, ready.length);
+        });
         if (lanes === 0) return;
         const jobs = ready.splice(0, chunkSize);
         // Every job says its position, but for results recorded before positions were sent.
@@ -153,6 +166,48 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
     } finally {
       pumping = false;
     }
+    wakeForDue();
+  };
+
+  /**
+   * Retry groups whose backoff has not run out, by the time it does (the workflow's
+   * clock), earliest first. No timer per group: each chunk's result wakes the workflow
+   * anyway, and the pump moves what has come due to `ready` then. Only once nothing else
+   * will wake it (the range is all started) does a durable timer run, to the earliest
+   * time on the list. A timer per group cost a workflow task per group, and while one
+   * runs, a chunk's result waits for the next: W1 with a 100 ms timer per chunk ran
+   * 2.09 s against 1.67 (6 alternating pairs).
+   */
+  const due: { at: number; jobs: JobRef[] }[] = [];
+  /** The times the durable timers running for `due` fire at. */
+  const wakes = new Set<number>();
+  const promoteDue = () => {
+    // eslint-disable-next-line no-restricted-syntax -- the activation's time, replayed as recorded (see scheduleRetry)
+    const now = Date.now();
+    while (due.length > 0 && due[0]!.at <= now) ready.push(...due.shift()!.jobs);
+  };
+  const dueAt = (at: number, jobs: JobRef[]) => {
+    let i = due.length;
+    while (i > 0 && due[i - 1]!.at > at) i--;
+    due.splice(i, 0, { at, jobs });
+    void pump().catch(fail);
+  };
+  const wakeForDue = () => {
+    promoteDue();
+    if (!rangeStarted || halted() || due.length === 0) return;
+    const at = due[0]!.at;
+    if ([...wakes].some((t) => t <= at)) return;
+    wakes.add(at);
+    waiting++;
+    void work
+      // eslint-disable-next-line no-restricted-syntax -- as in promoteDue
+      .run(() => sleep(at - Date.now()))
+      .then(() => {
+        wakes.delete(at);
+        return pump();
+      })
+      .catch(fail)
+      .finally(() => waiting--);
   };
 
   /** Runs these jobs again after `delay` ms, pooled with any others ready by then, once a slot is free and the batch is not paused. */
@@ -176,17 +231,18 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
    */
   const scheduleRetry = (entries: RetryEntry[], lastFailureAt: number | undefined) => {
     const backoff = Math.max(...entries.map((e) => e.retryAfterMs ?? backoffMs(r.plan, e.attempts)));
-    if (lastFailureAt === undefined || !patched(RETRY_FROM_FAILURE)) return later(backoff, refs(entries));
-    // The one Date.now() in workflows/, against the lint rule: in a workflow it is the
+    // Date.now() in workflows/ goes against the lint rule, but in a workflow it is the
     // activation's time, replayed as recorded, and nothing else gives the time now.
     // eslint-disable-next-line no-restricted-syntax
     const now = Date.now();
-    later(Math.min(backoff, Math.max(0, lastFailureAt + backoff - now)), refs(entries));
+    const delay = lastFailureAt === undefined || !patched(RETRY_FROM_FAILURE) ? backoff : Math.min(backoff, Math.max(0, lastFailureAt + backoff - now));
+    if (!patched(RETRY_DUE_LIST)) return later(delay, refs(entries));
+    dueAt(now + delay, refs(entries));
   };
   const refs = (entries: RetryEntry[]): JobRef[] => entries.map(({ id, seen, seq }) => ({ id, seen, ...(seq !== undefined ? { seq } : {}) }));
 
   const settled = async () => {
-    await condition(() => (active === 0 && waiting === 0 && (ready.length === 0 || halted())) || failure !== undefined);
+    await condition(() => (active === 0 && waiting === 0 && ((ready.length === 0 && due.length === 0) || halted())) || failure !== undefined);
     await condition(() => active === 0);
     if (failure !== undefined) throw failure;
   };
