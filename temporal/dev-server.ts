@@ -50,6 +50,13 @@ export const DEV_SERVER_TUNING = [
   // against 158 and 138, alternating. Chunked W3 did not move.
   '--dynamic-config-value',
   'history.timerProcessorMaxPollRPS=1000',
+  // The same limit on the transfer queue, which hands new workflow and activity tasks to
+  // matching: at 20 reads a second a new batch's first workflow task waited 20 ms (p50)
+  // between being scheduled and a worker getting it; now 3. One-job batch p50 49 -> 32
+  // ms (chunk), 107 -> 69 (per activity). Throughput did not move (under load the queue
+  // is read without waiting), and the idle server's CPU did not either (0.01 s in 10 s).
+  '--dynamic-config-value',
+  'history.transferProcessorMaxPollRPS=1000',
   // Fair dispatch over fairness keys (our tenants; see temporal/batch-client.ts) instead
   // of FIFO: one tenant's backlog does not hold back another's tasks.
   '--dynamic-config-value',
