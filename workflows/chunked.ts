@@ -24,7 +24,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities, ChunkArgs, ChunkResult, JobRef, RetryEntry } from '../activities/index.js';
-import { chunkLanes, chunkShape, chunkTimeoutMs, LOCAL_CHUNK_MAX, spanOf } from '../lib/chunk-shape.js';
+import { CHUNK_ROUNDS, chunkLanes, chunkShape, chunkTimeoutMs, LOCAL_CHUNK_MAX, spanOf } from '../lib/chunk-shape.js';
 import { FailureTypes } from '../lib/names.js';
 import { noteBatchFailed } from './control.js';
 import { MAX_HISTORY_EVENTS } from './per-activity.js';
@@ -33,13 +33,15 @@ import { throttleBackoff } from './throttle.js';
 
 /** Patch: retry timers count from the failed attempt, not from the chunk's result (workflows of before it start them at the full backoff). */
 const RETRY_FROM_FAILURE = 'chunk-retry-from-failure';
+/** Patch: ranges cut into CHUNK_ROUNDS chunks per slot, not 8 (a run's chunks are its commands). */
+const FEWER_ROUNDS = 'chunk-rounds-4';
 /** Patch: retry groups wait on a list of due times instead of a timer each (workflows of before it start one per group). */
 const RETRY_DUE_LIST = 'chunk-retry-due-list';
 
 export async function runChunked(r: RangeRun): Promise<RangeEnd> {
   const ctl = r.control;
   // Chunk size is fixed per run (it bounds the timeout); lanes follow the live concurrency.
-  const { chunkSize } = chunkShape(ctl.concurrency, r.toSeq - r.cursor);
+  const { chunkSize } = chunkShape(ctl.concurrency, r.toSeq - r.cursor, patched(FEWER_ROUNDS) ? CHUNK_ROUNDS : 8);
   const retry = {
     initialInterval: '1 second',
     maximumInterval: '30 seconds',

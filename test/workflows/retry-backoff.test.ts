@@ -86,10 +86,10 @@ it('in chunk mode, a failure whose backoff ran out while its chunk ran on goes r
 });
 
 it('in chunk mode, retries that come due while the first pass runs wait on no timer of their own', async () => {
-  // Five chunks of 200, one at a time, each about 60 ms. The last ten jobs of each of the
-  // first four fail once, with a 20 ms backoff: their chunk's result comes before the
+  // Four chunks of 250, one at a time, each about 75 ms. The last ten jobs of each of the
+  // first three fail once, with a 20 ms backoff: their chunk's result comes before the
   // backoff has run out, the next chunk's after. The last chunk has no failures.
-  const fails = (i: number) => i < 800 && i % 200 >= 190;
+  const fails = (i: number) => i < 750 && i % 250 >= 240;
   const items = sleepItems(Array.from({ length: 1_000 }, (_, i) => ({ ms: 3, failTimes: fails(i) ? 1 : 0 })));
   const { id, body } = await h.submit(t.key, { type: 'sleep', mode: 'chunk', concurrency: 10, maxRetries: 1, backoff: { initialIntervalMs: 20 }, items });
   const done = await h.waitForBatch(t.key, id);
@@ -98,9 +98,9 @@ it('in chunk mode, retries that come due while the first pass runs wait on no ti
   expect(jobs.filter((j) => j.attempts === 2).map((j) => j.seq)).toEqual(jobs.filter((j) => fails(j.seq)).map((j) => j.seq));
   const { events } = await h.client.workflow.getHandle(body.workflowId as string).fetchHistory();
   const chunks = (events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runChunk');
-  // Five first-pass chunks and one retry round; before, each failed group waited on a
-  // timer of its own (four here).
-  expect(chunks).toHaveLength(6);
+  // Four first-pass chunks and one retry round; before, each failed group waited on a
+  // timer of its own (three here).
+  expect(chunks).toHaveLength(5);
   expect((events ?? []).filter((e) => e.timerStartedEventAttributes)).toEqual([]);
   await expectSettledCounters(h, id);
 });
