@@ -177,16 +177,28 @@ export async function finishBatch(
   epoch: number,
   opts: { onlyIfAllEnded?: boolean } = {},
 ): Promise<FinishedBatch | undefined> {
+  // Its chunks' claims (db/chunks.ts) go with it: every job has ended, so no claim has
+  // anything left to fence, and a try of a chunk still about (a zombie) that writes
+  // after this finds no claim and stops. Its flushes change nothing at this point, so
+  // they take no lock on the batch row that this statement holds.
   const [row] = await sql<FinishedBatch[]>`
-    update batches
-    set status = ${outcomeFromCounters(sql)},
-      paused_at = null,
-      completed_at = now()
-    where id = ${batchId}
-      and status = 'running'
-      and redrives = ${epoch}
-      ${opts.onlyIfAllEnded ? sql`and succeeded_jobs + failed_jobs + cancelled_jobs = total_jobs` : sql``}
-    returning ${batchColumns(sql)}, ${thresholdSet(sql)}
+    with finished as (
+      update batches
+      set status = ${outcomeFromCounters(sql)},
+        paused_at = null,
+        completed_at = now()
+      where id = ${batchId}
+        and status = 'running'
+        and redrives = ${epoch}
+        ${opts.onlyIfAllEnded ? sql`and succeeded_jobs + failed_jobs + cancelled_jobs = total_jobs` : sql``}
+      returning ${batchColumns(sql)}, ${thresholdSet(sql)}
+    ),
+    claims_gone as (
+      delete from chunk_claims
+      where batch_id = ${batchId}
+        and exists (select 1 from finished)
+    )
+    select * from finished
   `;
   if (row || opts.onlyIfAllEnded) return row;
   // Ended already (a repeated call) or by a later run: report the row as it is.

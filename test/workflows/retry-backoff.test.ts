@@ -103,4 +103,6 @@ it('in chunk mode, retries that come due while the first pass runs wait on no ti
   expect(chunks).toHaveLength(5);
   expect((events ?? []).filter((e) => e.timerStartedEventAttributes)).toEqual([]);
   await expectSettledCounters(h, id);
+  // Each chunk took a claim on the positions it ran; the batch's end removed them.
+  expect(await h.sql`select chunk from chunk_claims where batch_id = ${id}`).toEqual([]);
 });
