@@ -38,6 +38,14 @@ const FEWER_ROUNDS = 'chunk-rounds-4';
 /** Patch: retry groups wait on a list of due times instead of a timer each (workflows of before it start one per group). */
 const RETRY_DUE_LIST = 'chunk-retry-due-list';
 
+/**
+ * The workflow's clock. Date.now() in workflows/ goes against the lint rule, but in a
+ * workflow it is the activation's time, replayed as recorded (the sandbox fixes it), and
+ * nothing else gives the time now.
+ */
+// eslint-disable-next-line no-restricted-syntax
+const now = () => Date.now();
+
 export async function runChunked(r: RangeRun): Promise<RangeEnd> {
   const ctl = r.control;
   // Chunk size is fixed per run (it bounds the timeout); lanes follow the live concurrency.
@@ -184,15 +192,14 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
   /** The times the durable timers running for `due` fire at. */
   const wakes = new Set<number>();
   const promoteDue = () => {
-    // eslint-disable-next-line no-restricted-syntax -- the activation's time, replayed as recorded (see scheduleRetry)
-    const now = Date.now();
-    while (due.length > 0 && due[0]!.at <= now) ready.push(...due.shift()!.jobs);
+    const t = now();
+    while (due.length > 0 && due[0]!.at <= t) ready.push(...due.shift()!.jobs);
   };
+  /** Adds a group; absorb, which brought it, runs the pump next. */
   const dueAt = (at: number, jobs: JobRef[]) => {
     let i = due.length;
     while (i > 0 && due[i - 1]!.at > at) i--;
     due.splice(i, 0, { at, jobs });
-    void pump().catch(fail);
   };
   const wakeForDue = () => {
     promoteDue();
@@ -202,8 +209,7 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
     wakes.add(at);
     waiting++;
     void work
-      // eslint-disable-next-line no-restricted-syntax -- as in promoteDue
-      .run(() => sleep(at - Date.now()))
+      .run(() => sleep(at - now()))
       .then(() => {
         wakes.delete(at);
         return pump();
@@ -233,13 +239,10 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
    */
   const scheduleRetry = (entries: RetryEntry[], lastFailureAt: number | undefined) => {
     const backoff = Math.max(...entries.map((e) => e.retryAfterMs ?? backoffMs(r.plan, e.attempts)));
-    // Date.now() in workflows/ goes against the lint rule, but in a workflow it is the
-    // activation's time, replayed as recorded, and nothing else gives the time now.
-    // eslint-disable-next-line no-restricted-syntax
-    const now = Date.now();
-    const delay = lastFailureAt === undefined || !patched(RETRY_FROM_FAILURE) ? backoff : Math.min(backoff, Math.max(0, lastFailureAt + backoff - now));
+    const t = now();
+    const delay = lastFailureAt === undefined || !patched(RETRY_FROM_FAILURE) ? backoff : Math.min(backoff, Math.max(0, lastFailureAt + backoff - t));
     if (!patched(RETRY_DUE_LIST)) return later(delay, refs(entries));
-    dueAt(now + delay, refs(entries));
+    dueAt(t + delay, refs(entries));
   };
   const refs = (entries: RetryEntry[]): JobRef[] => entries.map(({ id, seen, seq }) => ({ id, seen, ...(seq !== undefined ? { seq } : {}) }));
 
