@@ -115,6 +115,7 @@ export function createBatchActivities({ sql, registry }: ActivityDeps, runChunk:
           concurrency: chunkLanes(plan.concurrency),
           failureLimit: plan.failureLimit,
           finish: { epoch: plan.epoch },
+          byPosition: true,
         });
       }
       return plan;

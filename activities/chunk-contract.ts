@@ -11,12 +11,20 @@ export interface ChunkArgs {
   jobType: string;
   /** A first pass over positions [fromSeq, toSeq)… */
   range?: { fromSeq: number; toSeq: number };
-  /** …or a retry round over these jobs… */
+  /** …or a retry round over the jobs at these positions, ascending… */
+  seqs?: number[];
+  /** …or over these jobs (workflows that ran before positions were sent), … */
   ids?: string[];
-  /** …each with the attempts the workflow last heard of (`JobRef.seen`)… */
+  /** …each with the attempts the workflow last heard of (`JobRef.seen`), in the same order… */
   seen?: number[];
-  /** …and all at positions in this span (absent from workflows started before it was sent). */
+  /** …and, for `ids`, all at positions in this span (absent from workflows started before it was sent). */
   within?: SeqSpan;
+  /**
+   * Hand jobs back by position (`retryAt`, `deferredAt`) rather than as a list of
+   * entries (`retry`, `deferred`): a tenth of the bytes through Temporal's history.
+   * Absent from workflows that ran before it; they read entries.
+   */
+  byPosition?: true;
   /** Attempts per job in this run of the batch (counted from the job's retry base). */
   maxAttempts: number;
   concurrency: number;
@@ -41,6 +49,19 @@ export interface JobRef {
   seq?: number;
 }
 
+/** Jobs handed back by position: `seen[i]` is the attempts counter of the job at `seqs[i]`. */
+export interface JobsAt {
+  seqs: number[];
+  seen: number[];
+}
+
+/** Jobs handed back for a retry by position; `attempts[i]` and `retryAfterMs[i]` as in RetryEntry. */
+export interface RetriesAt extends JobsAt {
+  attempts: number[];
+  /** Present when a handler asked for its own delay; null for the others. */
+  retryAfterMs?: (number | null)[];
+}
+
 export interface RetryEntry extends JobRef {
   /** Attempts made so far in this run of the batch, the failed one included. */
   attempts: number;
@@ -50,8 +71,10 @@ export interface RetryEntry extends JobRef {
 export interface ChunkResult {
   succeeded: number;
   failed: number;
-  /** Jobs whose attempt failed and may be retried, for the workflow's backoff timers. */
+  /** Jobs whose attempt failed and may be retried, for the workflow's backoff timers (empty when `byPosition`)… */
   retry: RetryEntry[];
+  /** …or the same by position, when the chunk was asked `byPosition`. */
+  retryAt?: RetriesAt;
   /**
    * When the latest of those attempts failed (ms since the epoch, the worker's clock):
    * their backoff counts from there, as Temporal counts an activity's. Absent from
@@ -63,6 +86,8 @@ export interface ChunkResult {
    * or crossed its failure tolerance. The workflow runs them again after a resume.
    */
   deferred: JobRef[];
+  /** The same by position, when the chunk was asked `byPosition` (`deferred` is then empty). */
+  deferredAt?: JobsAt;
   /** The batch's failed counter as of the chunk's last write. */
   batchFailed: number;
   /** The batch as `finish` left it, when this chunk finished it. */

@@ -36,10 +36,15 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
       // The claim is taken before the jobs are read, so what is read is what the
       // earlier try (if any) left: it can write nothing once this commits.
       const claims = await openClaimWindow(sql, claim, { lanes: Math.max(1, args.concurrency), range: args.range });
-      const loaded = args.ids
-        ? await chunks.loadByIds(sql, args.batchId, args.ids, args.within)
-        : await chunks.loadRange(sql, args.batchId, args.range!.fromSeq, args.range!.toSeq);
-      const seen = new Map(args.ids && args.seen ? args.ids.map((id, i) => [id, args.seen![i]!]) : []);
+      const loaded = args.seqs
+        ? await chunks.loadBySeqs(sql, args.batchId, args.seqs)
+        : args.ids
+          ? await chunks.loadByIds(sql, args.batchId, args.ids, args.within)
+          : await chunks.loadRange(sql, args.batchId, args.range!.fromSeq, args.range!.toSeq);
+      // A retry round's jobs, by position or id, with the attempts counter the workflow last heard of.
+      const keys: readonly (number | string)[] | undefined = args.seqs ?? args.ids;
+      const seen = new Map<number | string, number>(keys && args.seen ? keys.map((k, i) => [k, args.seen![i]!]) : []);
+      const keyOf = (job: ChunkJob) => (args.seqs ? job.seq : job.id);
 
       const result: ChunkResult = { succeeded: 0, failed: 0, retry: [], deferred: [], batchFailed: 0 };
       /** A job for the workflow to retry, its attempt failed at `failedAt` (or earlier: an earlier try's). */
@@ -51,7 +56,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
       const lost: ChunkJob[] = [];
       for (const job of loaded) {
         // An outcome recorded by an earlier try of this chunk: the job waits for its backoff.
-        const recorded = args.ids ? job.attempts > (seen.get(job.id) ?? job.attempts) : job.status === 'running' && job.attempts > job.retryBase;
+        const recorded = keys ? job.attempts > (seen.get(keyOf(job)) ?? job.attempts) : job.status === 'running' && job.attempts > job.retryBase;
         if (recorded) retried(retryOf(job, job.attempts));
         else if (claims.prior !== null && job.seq <= claims.prior) lost.push(job);
         else toRun.push(job);
@@ -77,7 +82,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
       const wanted = Math.max(1, Math.min(args.concurrency, toRun.length));
       const slots = slotLease(sql, { tenantId: args.tenantId, holder: holderOf(ctx.info), ttlMs: leaseTtlMs(ctx.info), defaultCap: tenantMaxJobsInFlight });
       if (toRun.length > 0 && (await slots.acquire(wanted)) === 0) {
-        return { ...result, deferred: toRun.map((j) => refOf(j)), throttled: true };
+        return handBack({ ...result, deferred: toRun.map((j) => refOf(j)), throttled: true }, args.byPosition);
       }
       // --- end tenant cap
       // Set when the chunk must stop taking jobs (it finishes those it started): the
@@ -233,7 +238,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
         const row = await finishBatch(sql, args.batchId, args.finish.epoch, { onlyIfAllEnded: true });
         if (row) result.finished = { ...snapshotOf(row), thresholdSet: row.thresholdSet };
       }
-      return result;
+      return handBack(result, args.byPosition);
     },
   };
 }
@@ -246,6 +251,23 @@ function outcome(
   errorMessage: string | null,
 ): AttemptOutcome {
   return { id, seq, status, output, errorType, errorMessage };
+}
+
+/**
+ * The result as the workflow asked for it: jobs handed back by position, in parallel
+ * arrays (a tenth of the bytes of entries with ids through Temporal's history: W3's
+ * chunk results and retry rounds were 2.4 MB), or as entries for workflows of before.
+ */
+function handBack(result: ChunkResult, byPosition: true | undefined): ChunkResult {
+  if (!byPosition) return result;
+  const { retry, deferred, ...rest } = result;
+  const out: ChunkResult = { ...rest, retry: [], deferred: [] };
+  if (retry.length > 0) {
+    out.retryAt = { seqs: retry.map((e) => e.seq!), seen: retry.map((e) => e.seen), attempts: retry.map((e) => e.attempts) };
+    if (retry.some((e) => e.retryAfterMs !== undefined)) out.retryAt.retryAfterMs = retry.map((e) => e.retryAfterMs ?? null);
+  }
+  if (deferred.length > 0) out.deferredAt = { seqs: deferred.map((j) => j.seq!), seen: deferred.map((j) => j.seen) };
+  return out;
 }
 
 /** The job handed back to the workflow, its attempts counter at `seen`. */

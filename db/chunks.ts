@@ -40,9 +40,29 @@ export async function loadByIds(sql: Db, batchId: string, ids: readonly string[]
     where batch_id = ${batchId}
       ${
         within
-          ? sql`and seq >= ${within.fromSeq} and seq < ${within.toSeq} and ${idSet(ids)}::text::jsonb ? id::text`
+          ? sql`and seq >= ${within.fromSeq} and seq < ${within.toSeq} and ${keySet(ids)}::text::jsonb ? id::text`
           : sql`and id = any(${ids as string[]}::uuid[])`
       }
+      and status in ('pending', 'running')
+    order by seq
+  `;
+}
+
+/**
+ * The jobs at these positions of the batch that have not ended, in order. Read as the
+ * positions' span, filtered by a JSON object keyed by position (see recordOutcomes on
+ * why not `seq = any(…)` or a join).
+ */
+export async function loadBySeqs(sql: Db, batchId: string, seqs: readonly number[]): Promise<ChunkJob[]> {
+  const span = spanOf(seqs);
+  if (!span) return [];
+  return sql<ChunkJob[]>`
+    select id, seq, status, attempts, retry_base, input
+    from jobs
+    where batch_id = ${batchId}
+      and seq >= ${span.fromSeq}
+      and seq < ${span.toSeq}
+      and ${keySet(seqs)}::text::jsonb ? seq::text
       and status in ('pending', 'running')
     order by seq
   `;
@@ -56,9 +76,9 @@ export async function loadByIds(sql: Db, batchId: string, ids: readonly string[]
  * would encode a string param of type jsonb as a JSON string.
  */
 
-/** `{"<id>":1,…}` */
-function idSet(ids: readonly string[]): string {
-  return `{${ids.map((id) => `"${id}":1`).join(',')}}`;
+/** `{"<id>":1,…}` or `{"<seq>":1,…}` */
+function keySet(keys: readonly (string | number)[]): string {
+  return `{${keys.map((k) => `"${k}":1`).join(',')}}`;
 }
 
 /**

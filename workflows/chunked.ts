@@ -24,7 +24,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities, ChunkArgs, ChunkResult, JobRef, RetryEntry } from '../activities/index.js';
-import { CHUNK_ROUNDS, chunkLanes, chunkShape, chunkTimeoutMs, LOCAL_CHUNK_MAX, spanOf } from '../lib/chunk-shape.js';
+import { CHUNK_ROUNDS, chunkLanes, chunkShape, chunkTimeoutMs, LOCAL_CHUNK_MAX } from '../lib/chunk-shape.js';
 import { FailureTypes } from '../lib/names.js';
 import { noteBatchFailed } from './control.js';
 import { MAX_HISTORY_EVENTS } from './per-activity.js';
@@ -46,6 +46,20 @@ const RETRY_DUE_LIST = 'chunk-retry-due-list';
 // eslint-disable-next-line no-restricted-syntax
 const now = () => Date.now();
 
+/**
+ * A job the workflow holds for another round: by position and attempts counter (chunk
+ * results since `byPosition`), or by id as well (results recorded before it; the
+ * oldest have no position).
+ */
+interface Held {
+  seq?: number | undefined;
+  id?: string;
+  seen: number;
+}
+
+/** Entries of results recorded before `byPosition`, as held jobs. */
+const refs = (entries: readonly (RetryEntry | JobRef)[]): Held[] => entries.map(({ id, seen, seq }) => ({ id, seen, seq }));
+
 export async function runChunked(r: RangeRun): Promise<RangeEnd> {
   const ctl = r.control;
   // Chunk size is fixed per run (it bounds the timeout); lanes follow the live concurrency.
@@ -56,7 +70,7 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
     nonRetryableErrorTypes: [FailureTypes.UnknownJobType, FailureTypes.NotFound],
   };
   const runChunk = (args: ChunkArgs) => {
-    const size = args.ids ? args.ids.length : args.range!.toSeq - args.range!.fromSeq;
+    const size = (args.seqs ?? args.ids)?.length ?? args.range!.toSeq - args.range!.fromSeq;
     // Per chunk, because the lanes (and so the time a chunk may take) follow the live concurrency.
     const startToCloseTimeout = chunkTimeoutMs(r.plan.policy.timeoutMs, size, args.concurrency);
     // A chunk heartbeats twice a second whatever its jobs do; a silent one is a dead worker.
@@ -70,6 +84,7 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
     maxAttempts: r.plan.maxRetries + 1,
     concurrency: lanes,
     failureLimit: ctl.failureLimit,
+    byPosition: true,
   });
   const slots = () => chunkShape(ctl.concurrency, 0).chunksInFlight;
 
@@ -125,9 +140,18 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
       work.cancel();
       return;
     }
-    if (result.retry.length > 0) scheduleRetry(result.retry, result.lastFailureAt);
+    const at = result.retryAt;
+    if (at) {
+      let backoff = 0;
+      at.attempts.forEach((attempts, i) => (backoff = Math.max(backoff, at.retryAfterMs?.[i] ?? backoffMs(r.plan, attempts))));
+      scheduleRetry(at.seqs.map((seq, i) => ({ seq, seen: at.seen[i]! })), backoff, result.lastFailureAt);
+    } else if (result.retry.length > 0) {
+      scheduleRetry(refs(result.retry), Math.max(...result.retry.map((e) => e.retryAfterMs ?? backoffMs(r.plan, e.attempts))), result.lastFailureAt);
+    }
     const delay = deferAfter(result.throttled);
-    if (result.deferred.length > 0) later(delay, result.deferred);
+    const deferredAt = result.deferredAt;
+    if (deferredAt) later(delay, deferredAt.seqs.map((seq, i) => ({ seq, seen: deferredAt.seen[i]! })));
+    else if (result.deferred.length > 0) later(delay, refs(result.deferred));
     // A slot is about to be free: retries that came due meanwhile may fill it.
     if (due.length > 0) void pump().catch(fail);
   };
@@ -149,7 +173,7 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
   // a chunk's fixed cost (scheduling, claim, load, flush) is then spread over as many
   // jobs as a first-pass chunk's. Once the range is all started (or the run is about to
   // continue as new), it hands out whatever is ready.
-  const ready: JobRef[] = [];
+  const ready: Held[] = [];
   let rangeStarted = false;
   let pumping = false;
   /** Retries that came due join `ready`; true when what is ready may go out now. */
@@ -168,10 +192,15 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
           return Math.min(chunkSize, ready.length);
         });
         if (lanes === 0) return;
-        const jobs = ready.splice(0, chunkSize);
-        // Every job says its position, but for results recorded before positions were sent.
-        const within = jobs.every((j) => j.seq !== undefined) ? spanOf(jobs.map((j) => j.seq!)) : undefined;
-        void work.run(() => execute({ ...base(lanes), ids: jobs.map((j) => j.id), seen: jobs.map((j) => j.seen), ...(within ? { within } : {}) })).catch(fail);
+        let jobs = ready.splice(0, chunkSize);
+        // Jobs from results recorded before positions were sent have only ids: a round of their own.
+        const idsOnly = jobs.filter((j) => j.seq === undefined);
+        if (idsOnly.length > 0 && idsOnly.length < jobs.length) {
+          ready.unshift(...idsOnly);
+          jobs = jobs.filter((j) => j.seq !== undefined);
+        }
+        const which = idsOnly.length === jobs.length ? { ids: jobs.map((j) => j.id!) } : { seqs: jobs.map((j) => j.seq!) };
+        void work.run(() => execute({ ...base(lanes), ...which, seen: jobs.map((j) => j.seen) })).catch(fail);
       }
     } finally {
       pumping = false;
@@ -188,7 +217,7 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
    * runs, a chunk's result waits for the next: W1 with a 100 ms timer per chunk ran
    * 2.09 s against 1.67 (6 alternating pairs).
    */
-  const due: { at: number; jobs: JobRef[] }[] = [];
+  const due: { at: number; jobs: Held[] }[] = [];
   /** The times the durable timers running for `due` fire at. */
   const wakes = new Set<number>();
   const promoteDue = () => {
@@ -196,7 +225,7 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
     while (due.length > 0 && due[0]!.at <= t) ready.push(...due.shift()!.jobs);
   };
   /** Adds a group; absorb, which brought it, runs the pump next. */
-  const dueAt = (at: number, jobs: JobRef[]) => {
+  const dueAt = (at: number, jobs: Held[]) => {
     let i = due.length;
     while (i > 0 && due[i - 1]!.at > at) i--;
     due.splice(i, 0, { at, jobs });
@@ -219,7 +248,7 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
   };
 
   /** Runs these jobs again after `delay` ms, pooled with any others ready by then, once a slot is free and the batch is not paused. */
-  const later = (delay: number, jobs: JobRef[]) => {
+  const later = (delay: number, jobs: Held[]) => {
     waiting++;
     void work
       .run(async () => {
@@ -236,15 +265,14 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
    * time the result took to come back (the rest of its chunk, the workflow task) is
    * part of it. From the latest failure of the group, so none of them runs early (by
    * more than the worker's clock lags the server's, whose time the workflow keeps).
+   * `backoff`: the longest of the group's (the policy's for its attempts, or a handler's own).
    */
-  const scheduleRetry = (entries: RetryEntry[], lastFailureAt: number | undefined) => {
-    const backoff = Math.max(...entries.map((e) => e.retryAfterMs ?? backoffMs(r.plan, e.attempts)));
+  const scheduleRetry = (jobs: Held[], backoff: number, lastFailureAt: number | undefined) => {
     const t = now();
     const delay = lastFailureAt === undefined || !patched(RETRY_FROM_FAILURE) ? backoff : Math.min(backoff, Math.max(0, lastFailureAt + backoff - t));
-    if (!patched(RETRY_DUE_LIST)) return later(delay, refs(entries));
-    dueAt(t + delay, refs(entries));
+    if (!patched(RETRY_DUE_LIST)) return later(delay, jobs);
+    dueAt(t + delay, jobs);
   };
-  const refs = (entries: RetryEntry[]): JobRef[] => entries.map(({ id, seen, seq }) => ({ id, seen, ...(seq !== undefined ? { seq } : {}) }));
 
   const settled = async () => {
     await condition(() => (active === 0 && waiting === 0 && ((ready.length === 0 && due.length === 0) || halted())) || failure !== undefined);

@@ -108,8 +108,8 @@ describe.each(['activity', 'chunk'] as const)('batch control in %s mode', (mode)
       const lanes = (history.events ?? [])
         .map((e) => e.activityTaskScheduledEventAttributes?.input?.payloads?.[0]?.data)
         .filter((d): d is Uint8Array => d instanceof Uint8Array)
-        .map((d) => JSON.parse(Buffer.from(d).toString('utf8')) as { ids?: string[]; concurrency?: number })
-        .filter((a) => a.ids !== undefined)
+        .map((d) => JSON.parse(Buffer.from(d).toString('utf8')) as { seqs?: number[]; concurrency?: number })
+        .filter((a) => a.seqs !== undefined)
         .map((a) => a.concurrency);
       expect(lanes.at(-1)).toBe(4);
     }

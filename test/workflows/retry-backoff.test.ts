@@ -102,6 +102,18 @@ it('in chunk mode, retries that come due while the first pass runs wait on no ti
   // timer of its own (three here).
   expect(chunks).toHaveLength(5);
   expect((events ?? []).filter((e) => e.timerStartedEventAttributes)).toEqual([]);
+  // Jobs travel through the history by position, not as entries with ids: the chunks'
+  // results hand back the failed jobs' positions, and the retry round takes them.
+  const failing = jobs.filter((j) => fails(j.seq)).map((j) => j.seq);
+  const payload = (d: Uint8Array | null | undefined) => JSON.parse(Buffer.from(d!).toString('utf8')) as Record<string, unknown>;
+  const round = payload(chunks.at(-1)!.activityTaskScheduledEventAttributes!.input!.payloads![0]!.data) as { seqs?: number[]; ids?: string[] };
+  expect(round.ids).toBeUndefined();
+  expect(round.seqs?.toSorted((a, b) => a - b)).toEqual(failing);
+  const results = (events ?? [])
+    .filter((e) => e.activityTaskCompletedEventAttributes)
+    .map((e) => payload(e.activityTaskCompletedEventAttributes!.result!.payloads![0]!.data) as { retry: unknown[]; retryAt?: { seqs: number[] } });
+  expect(results.flatMap((r) => r.retry)).toEqual([]);
+  expect(results.flatMap((r) => r.retryAt?.seqs ?? []).toSorted((a, b) => a - b)).toEqual(failing);
   await expectSettledCounters(h, id);
   // Each chunk took a claim on the positions it ran; the batch's end removed them.
   expect(await h.sql`select chunk from chunk_claims where batch_id = ${id}`).toEqual([]);
