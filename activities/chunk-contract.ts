@@ -11,7 +11,7 @@ export interface ChunkArgs {
   jobType: string;
   /** A first pass over positions [fromSeq, toSeq)… */
   range?: { fromSeq: number; toSeq: number };
-  /** …or a retry round over the jobs at these positions, ascending… */
+  /** …or a retry round over the jobs at these positions… */
   seqs?: number[];
   /** …or over these jobs (workflows that ran before positions were sent), … */
   ids?: string[];

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { CancelledFailure, Context } from '@temporalio/activity';
 import { batchGate } from '../db/batch-control.js';
 import { finishBatch } from '../db/batches.js';
@@ -31,6 +32,10 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
      */
     async runChunk(args: ChunkArgs): Promise<ChunkResult> {
       const ctx = Context.current();
+      // Every lane's job may listen on the chunk's one cancellation signal (a sleep, a
+      // fetch): past 10 listeners Node warns of a leak that is not one. A handler that
+      // did leak a listener per job would still pass this soon enough to be warned of.
+      setMaxListeners(Math.max(10, 4 * args.concurrency), ctx.cancellationSignal);
       const type = jobTypeOrFail(registry, args.jobType);
       const claim = claimOf(ctx.info, args.batchId);
       // The claim is taken before the jobs are read, so what is read is what the

@@ -197,3 +197,18 @@ describe.each(['activity', 'chunk'] as const)('batch lifecycle in %s mode', (mod
     }
   });
 });
+
+it("a chunk's lanes all waiting on its cancellation signal raise no listener-leak warning", async () => {
+  // One chunk, twenty lanes, each job's sleep listening on the chunk's one signal: past
+  // ten listeners Node warned of a possible leak (MaxListenersExceededWarning).
+  const warnings: Error[] = [];
+  const onWarning = (w: Error) => warnings.push(w);
+  process.on('warning', onWarning);
+  try {
+    const { id } = await h.submit(t.key, { type: 'sleep', mode: 'chunk', concurrency: 20, items: sleepItems(Array.from({ length: 60 }, () => ({ ms: 20 }))) });
+    expect((await h.waitForBatch(t.key, id)).status).toBe('completed');
+  } finally {
+    process.off('warning', onWarning);
+  }
+  expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message)).toEqual([]);
+});
