@@ -26,7 +26,17 @@ try {
     tenantMaxJobsInFlight: config.tenantMaxJobsInFlight,
   });
   log.info({ address, taskQueue: config.taskQueue, namespace: config.temporalNamespace, metrics: config.workerMetricsAddress ?? null }, 'worker started');
-  // The SDK's runtime turns SIGINT/SIGTERM into a graceful worker.shutdown().
+  // The SDK's runtime turns SIGINT/SIGTERM into a graceful worker.shutdown(), and stops
+  // listening at the first one: a second (a terminal's Ctrl-C reaches the worker, and
+  // `npm start` passes it on as SIGTERM) then killed the worker mid-shutdown, its
+  // running activities cut off unrecorded. Later signals are noted and ignored; the
+  // shutdown is bounded by WORKER_SHUTDOWN_GRACE_MS.
+  let signals = 0;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (signals++ > 0) log.info({ signal, graceMs: config.workerShutdownGraceMs }, 'worker already shutting down; running activities have until the grace period ends');
+    });
+  }
   await worker.run();
   log.info('worker stopped');
 } finally {

@@ -58,5 +58,7 @@ async function shutdown(signal: string) {
   await Promise.allSettled([connection.close(), sql.end({ timeout: 5 })]);
   process.exit(0);
 }
-process.once('SIGINT', () => void shutdown('SIGINT'));
-process.once('SIGTERM', () => void shutdown('SIGTERM'));
+// `on`, not `once`: a Ctrl-C under `npm start` arrives more than once, and a signal with
+// no listener left would kill the process before its requests are answered.
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
