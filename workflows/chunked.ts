@@ -23,9 +23,10 @@ import {
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities, ChunkArgs, ChunkResult, JobRef, RetryEntry } from '../activities/index.js';
+import type { Activities, ChunkArgs, ChunkResult } from '../activities/index.js';
 import { CHUNK_ROUNDS, chunkLanes, chunkShape, chunkTimeoutMs, LOCAL_CHUNK_MAX } from '../lib/chunk-shape.js';
 import { FailureTypes } from '../lib/names.js';
+import { handedBack, type Held } from './chunk-results.js';
 import { noteBatchFailed } from './control.js';
 import { MAX_HISTORY_EVENTS } from './per-activity.js';
 import { backoffMs, type RangeEnd, type RangeRun } from './shared.js';
@@ -45,20 +46,6 @@ const RETRY_DUE_LIST = 'chunk-retry-due-list';
  */
 // eslint-disable-next-line no-restricted-syntax
 const now = () => Date.now();
-
-/**
- * A job the workflow holds for another round: by position and attempts counter (chunk
- * results since `byPosition`), or by id as well (results recorded before it; the
- * oldest have no position).
- */
-interface Held {
-  seq?: number | undefined;
-  id?: string;
-  seen: number;
-}
-
-/** Entries of results recorded before `byPosition`, as held jobs. */
-const refs = (entries: readonly (RetryEntry | JobRef)[]): Held[] => entries.map(({ id, seen, seq }) => ({ id, seen, seq }));
 
 export async function runChunked(r: RangeRun): Promise<RangeEnd> {
   const ctl = r.control;
@@ -140,18 +127,10 @@ export async function runChunked(r: RangeRun): Promise<RangeEnd> {
       work.cancel();
       return;
     }
-    const at = result.retryAt;
-    if (at) {
-      let backoff = 0;
-      at.attempts.forEach((attempts, i) => (backoff = Math.max(backoff, at.retryAfterMs?.[i] ?? backoffMs(r.plan, attempts))));
-      scheduleRetry(at.seqs.map((seq, i) => ({ seq, seen: at.seen[i]! })), backoff, result.lastFailureAt);
-    } else if (result.retry.length > 0) {
-      scheduleRetry(refs(result.retry), Math.max(...result.retry.map((e) => e.retryAfterMs ?? backoffMs(r.plan, e.attempts))), result.lastFailureAt);
-    }
+    const back = handedBack(result, (attempts) => backoffMs(r.plan, attempts));
+    if (back.retry) scheduleRetry(back.retry.jobs, back.retry.backoff, result.lastFailureAt);
     const delay = deferAfter(result.throttled);
-    const deferredAt = result.deferredAt;
-    if (deferredAt) later(delay, deferredAt.seqs.map((seq, i) => ({ seq, seen: deferredAt.seen[i]! })));
-    else if (result.deferred.length > 0) later(delay, refs(result.deferred));
+    if (back.deferred.length > 0) later(delay, back.deferred);
     // A slot is about to be free: retries that came due meanwhile may fill it.
     if (due.length > 0) void pump().catch(fail);
   };
