@@ -8,7 +8,7 @@ import { countJobsByStatus } from '../db/jobs.js';
 import { getBatchById } from '../db/batches.js';
 import { insertApiKey, insertTenant } from '../db/tenants.js';
 import { runFloor } from './floor.js';
-import { rssMb, startSystem, type System } from './setup.js';
+import { cpuSpent, rssMb, startSystem, type System } from './setup.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -92,6 +92,7 @@ async function run(sys: System, w: Workload) {
   say(`${w.name} ${w.mode}: ${w.jobs} jobs`);
   const { id } = await submit(sys, w);
   let peak = await rssMb(sys.workerPid());
+  const cpuBefore = await sys.cpu();
   const started = performance.now();
   let last = 0;
   const neighbour = w.neighbour ? runNeighbour(sys, id) : undefined;
@@ -107,6 +108,7 @@ async function run(sys: System, w: Workload) {
     }
   });
   const seconds = (performance.now() - started) / 1000;
+  const cpuSeconds = cpuSpent(cpuBefore, await sys.cpu());
   const result = {
     workload: w.name,
     mode: w.mode,
@@ -115,6 +117,7 @@ async function run(sys: System, w: Workload) {
     seconds: Number(seconds.toFixed(2)),
     jobsPerSecond: Math.round(w.jobs / seconds),
     workerPeakRssMb: peak,
+    cpuSeconds,
     ...(await historyFigures(sys, id, w.jobs).then((h) => ({
       largestRunHistoryEvents: h.largest,
       historyEventsPerJob: h.perJob,

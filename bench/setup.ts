@@ -4,7 +4,7 @@
  * the worker as its own process (so its memory can be measured).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +32,8 @@ export interface System {
   /** The dev server, for workers of the bench's own (the `floor` workload). */
   temporalAddress: string;
   workerPid(): number;
+  /** CPU seconds used so far by each part of the system (Linux `/proc`). */
+  cpu(): Promise<CpuSeconds>;
   stop(): Promise<void>;
 }
 
@@ -92,6 +94,7 @@ export async function startSystem(log: (m: string) => void): Promise<System> {
     client,
     temporalAddress: server.address,
     workerPid: () => worker.pid!,
+    cpu: () => cpuSeconds(worker.pid!, server.pid),
     async stop() {
       http.close();
       worker.kill('SIGTERM');
@@ -113,4 +116,55 @@ export async function rssMb(pid: number): Promise<number> {
   } catch {
     return 0;
   }
+}
+
+/**
+ * CPU seconds (user + system) of the worker, the dev server, every PostgreSQL process and
+ * this process (the bench client and the API). The work is CPU-bound on two cores, so the
+ * difference between two readings says what a workload cost each part, more steadily
+ * than its wall time does. PostgreSQL's is every `postgres` process alive at the reading
+ * (backends that exited in between are missed; the pools keep theirs).
+ */
+export interface CpuSeconds {
+  worker: number;
+  devServer: number;
+  postgres: number;
+  benchAndApi: number;
+}
+
+const TICKS_PER_SECOND = 100;
+
+async function processCpu(pid: number | undefined): Promise<{ comm: string; seconds: number } | undefined> {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // comm is in parentheses and may hold spaces; utime and stime are fields 14 and 15.
+    const close = stat.lastIndexOf(')');
+    const fields = stat.slice(close + 2).split(' ');
+    return { comm: stat.slice(stat.indexOf('(') + 1, close), seconds: (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND };
+  } catch {
+    return undefined;
+  }
+}
+
+export async function cpuSeconds(workerPid: number, devServerPid: number | undefined): Promise<CpuSeconds> {
+  let postgres = 0;
+  for (const name of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(name)) continue;
+    const p = await processCpu(Number(name));
+    if (p?.comm === 'postgres') postgres += p.seconds;
+  }
+  const own = process.cpuUsage();
+  return {
+    worker: (await processCpu(workerPid))?.seconds ?? 0,
+    devServer: (await processCpu(devServerPid))?.seconds ?? 0,
+    postgres,
+    benchAndApi: (own.user + own.system) / 1e6,
+  };
+}
+
+/** What each part used between two readings, in seconds to two places. */
+export function cpuSpent(before: CpuSeconds, after: CpuSeconds): CpuSeconds {
+  const d = (k: keyof CpuSeconds) => Number((after[k] - before[k]).toFixed(2));
+  return { worker: d('worker'), devServer: d('devServer'), postgres: d('postgres'), benchAndApi: d('benchAndApi') };
 }

@@ -31,6 +31,8 @@ export interface DevServer {
   address: string;
   uiUrl: string | undefined;
   cli: ResolvedCli | { path: 'sdk-download'; source: 'sdk-download' };
+  /** The server's process, when this started it (bench/ reads its CPU time). */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -161,5 +163,5 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     await stop();
     throw err;
   }
-  return { address, uiUrl, cli, stop };
+  return { address, uiUrl, cli, stop, ...(child.pid !== undefined ? { pid: child.pid } : {}) };
 }
