@@ -49,15 +49,18 @@ export interface ClaimWindow {
  * least 32) and doubles, up to MAX_CLAIM_WINDOW, each time lanes had to wait for a
  * claim: a crash costs at most one window of jobs an attempt they may not have used.
  * A failed write (or a takeover) goes to `onError`; lanes are then to stop.
+ *
+ * The first window is claimed with the claim itself, for a retry round (`seqs`, its
+ * positions known before its jobs are read) as for a first pass (`range`): a round that
+ * claimed nothing at first had its lanes wait one more round trip before its first job.
  */
 export async function openClaimWindow(
   sql: Sql,
   claim: ChunkClaim,
-  o: { lanes: number; range?: { fromSeq: number; toSeq: number } | undefined },
+  o: { lanes: number; range?: { fromSeq: number; toSeq: number } | undefined; seqs?: readonly number[] | undefined },
 ): Promise<{ prior: number | null; track(jobs: readonly { seq: number }[], onError: (err: unknown) => void): ClaimWindow }> {
   let window = Math.max(32, 2 * o.lanes);
-  // A first pass claims its first window at once; a retry round's positions are known once loaded.
-  const opened = await chunks.openClaim(sql, claim, o.range ? Math.min(o.range.toSeq - 1, o.range.fromSeq + window - 1) : -1);
+  const opened = await chunks.openClaim(sql, claim, firstWindowThrough(o, window));
   let claimedSeq = opened.through;
   return {
     prior: opened.prior,
@@ -94,4 +97,12 @@ export async function openClaimWindow(
       };
     },
   };
+}
+
+/** The last position of the first window: of a range, or of a retry round's positions (in any order); -1 for none known. */
+function firstWindowThrough(o: { range?: { fromSeq: number; toSeq: number } | undefined; seqs?: readonly number[] | undefined }, window: number): number {
+  if (o.range) return Math.min(o.range.toSeq - 1, o.range.fromSeq + window - 1);
+  if (!o.seqs || o.seqs.length === 0) return -1;
+  const sorted = Float64Array.from(o.seqs).sort();
+  return sorted[Math.min(sorted.length, window) - 1]!;
 }

@@ -40,7 +40,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
       const claim = claimOf(ctx.info, args.batchId);
       // The claim is taken before the jobs are read, so what is read is what the
       // earlier try (if any) left: it can write nothing once this commits.
-      const claims = await openClaimWindow(sql, claim, { lanes: Math.max(1, args.concurrency), range: args.range });
+      const claims = await openClaimWindow(sql, claim, { lanes: Math.max(1, args.concurrency), range: args.range, seqs: args.seqs });
       const loaded = args.seqs
         ? await chunks.loadBySeqs(sql, args.batchId, args.seqs)
         : args.ids

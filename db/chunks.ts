@@ -81,25 +81,39 @@ function keySet(keys: readonly (string | number)[]): string {
   return `{${keys.map((k) => `"${k}":1`).join(',')}}`;
 }
 
+/** `{"s":status,"o":output,"t":error type,"m":error message}`, absent keys for nulls. */
+function outcomeJson(o: AttemptOutcome): string {
+  let part = `{"s":"${o.status}"`;
+  const output = o.status === 'succeeded' && o.output !== null ? (JSON.stringify(o.output) as string | undefined) : undefined;
+  if (output !== undefined) part += `,"o":${output}`;
+  if (o.errorType !== null) part += `,"t":${JSON.stringify(o.errorType)}`;
+  if (o.errorMessage !== null) part += `,"m":${JSON.stringify(o.errorMessage)}`;
+  return `${part}}`;
+}
+
 /**
- * `{"<seq>":{"s":status,"o":output,"t":error type,"m":error message},…}`, absent keys
- * for nulls. Keyed by position, which names the job within its batch as surely as its
- * id does, in fewer bytes: a flush of 1,000 no-op outcomes is 56 KB, not 87. (Writes to
- * PostgreSQL's socket take a tenth of the worker's main thread in W1, but per write
- * rather than per byte: their share did not move with the smaller flushes.)
+ * `{"<seq>":<outcome>,…}`. Keyed by position, which names the job within its batch as
+ * surely as its id does, in fewer bytes: a flush of 1,000 no-op outcomes is 56 KB, not
+ * 87. (Writes to PostgreSQL's socket take a tenth of the worker's main thread in W1,
+ * but per write rather than per byte: their share did not move with the smaller flushes.)
  */
 function outcomesBySeq(outcomes: readonly AttemptOutcome[]): string {
-  const parts: string[] = [];
-  for (const o of outcomes) {
-    let part = `"${o.seq}":{"s":"${o.status}"`;
-    const output = o.status === 'succeeded' && o.output !== null ? (JSON.stringify(o.output) as string | undefined) : undefined;
-    if (output !== undefined) part += `,"o":${output}`;
-    if (o.errorType !== null) part += `,"t":${JSON.stringify(o.errorType)}`;
-    if (o.errorMessage !== null) part += `,"m":${JSON.stringify(o.errorMessage)}`;
-    parts.push(`${part}}`);
-  }
-  return `{${parts.join(',')}}`;
+  return `{${outcomes.map((o) => `"${o.seq}":${outcomeJson(o)}`).join(',')}}`;
 }
+
+/** `[<outcome at span.fromSeq>,0,<outcome>,…]`: one entry per position of the span, 0 where none. */
+function outcomesByOffset(outcomes: readonly AttemptOutcome[], span: SeqSpan): string {
+  const entries = new Array<string>(span.toSeq - span.fromSeq).fill('0');
+  for (const o of outcomes) entries[o.seq - span.fromSeq] = outcomeJson(o);
+  return `[${entries.join(',')}]`;
+}
+
+/**
+ * A flush whose positions fill at least this share of their span sends its outcomes as
+ * a JSON array by offset (a first pass's flush fills all of it); a sparser one, keyed
+ * by position (a retry round's, a tenth of its span, would send mostly zeros).
+ */
+const DENSE_FLUSH = 0.5;
 
 /** Identifies one chunk activity's claim and the try that holds it. */
 export interface ChunkClaim {
@@ -193,16 +207,22 @@ export interface AttemptOutcome {
  * also misjudged, rescanned the outcomes for every row (500 ms). So there is no join:
  * the statement reads the rows at the outcomes' positions, from the lowest to the
  * highest (a first-pass flush's own rows; a retry round's are a tenth of its span),
- * and picks each one's outcome out of one JSON object keyed by position.
+ * and picks each one's outcome out of one JSON value: an array by offset in the span
+ * when the flush fills most of it, otherwise an object keyed by position.
  */
 export async function recordOutcomes(sql: Db, claim: ChunkClaim, outcomes: readonly AttemptOutcome[]): Promise<RecordedOutcomes> {
   const batchId = claim.batchId;
   if (outcomes.length === 0) return { succeeded: 0, failed: 0, retrying: 0, batchFailed: 0, owned: true };
   const span = spanOf(outcomes.map((o) => o.seq))!;
-  const bySeq = outcomesBySeq(outcomes);
   // Read through a sub-select, which runs once: joined as a table, the object would be
-  // copied out for every row (15 ms a flush of 1,000).
-  const outcome = sql`((select by_seq from o) -> j.seq::text)`;
+  // copied out for every row (15 ms a flush of 1,000). A dense flush finds each row's
+  // outcome by its offset in an array, which jsonb reaches directly, not by a binary
+  // search of text keys made from the position: 4.5–4.8 ms a flush of 1,000 in a
+  // trial against 5.8–6.6 (the statement's other work included).
+  const dense = outcomes.length >= DENSE_FLUSH * (span.toSeq - span.fromSeq);
+  const outcomesText = dense ? outcomesByOffset(outcomes, span) : outcomesBySeq(outcomes);
+  const outcome = dense ? sql`((select by_seq from o) -> (j.seq - ${span.fromSeq}))` : sql`((select by_seq from o) -> j.seq::text)`;
+  const hasOutcome = dense ? sql`(${outcome} ->> 's') is not null` : sql`(select by_seq from o) ? j.seq::text`;
   const [row] = await sql<RecordedOutcomes[]>`
     with claim as materialized (
       select 1
@@ -213,7 +233,7 @@ export async function recordOutcomes(sql: Db, claim: ChunkClaim, outcomes: reado
       for key share
     ),
     o as materialized (
-      select ${bySeq}::text::jsonb as by_seq
+      select ${outcomesText}::text::jsonb as by_seq
     ),
     updated as (
       update jobs j
@@ -228,7 +248,7 @@ export async function recordOutcomes(sql: Db, claim: ChunkClaim, outcomes: reado
       where j.batch_id = ${batchId}
         and j.seq >= ${span.fromSeq}
         and j.seq < ${span.toSeq}
-        and (select by_seq from o) ? j.seq::text
+        and ${hasOutcome}
         and j.status in ('pending', 'running')
         and exists (select 1 from claim)
       returning j.status

@@ -111,3 +111,40 @@ it("a flush reads its own rows only, even while the planner's statistics do not 
   // on the order of the flush's 200, not the batch's 5,000 (5,324 with the join this replaced).
   expect(fetched).toBeLessThanOrEqual(1_000);
 });
+
+it('a flush writes each outcome to its own row, whether it fills its span (by offset) or not (by position)', async () => {
+  const t = await h.tenant();
+  const batch = await newBatch(t.id, 100);
+  const jobs = await listJobs(h.sql, batch.id, { afterSeq: -1, limit: 100 });
+  const claim = { batchId: batch.id, chunk: `job-rows-${batch.id}/2`, owner: randomUUID() };
+  await openClaim(h.sql, claim, 100);
+  const outcomeOf = (seq: number): AttemptOutcome => {
+    const id = jobs[seq]!.id;
+    if (seq % 3 === 0) return { id, seq, status: 'running', output: null, errorType: 'TransientJobError', errorMessage: `attempt of ${seq} failed, "quoted"` };
+    if (seq % 3 === 1) return { id, seq, status: 'failed', output: null, errorType: 'Boom', errorMessage: `boom ${seq}` };
+    return { id, seq, status: 'succeeded', output: { seq, nested: { list: [seq, 'x'] } }, errorType: null, errorMessage: null };
+  };
+  // Dense: positions 0–49 but 7 and 13 (48 of a 50-position span), out of order.
+  const dense = Array.from({ length: 50 }, (_, seq) => seq).filter((seq) => seq !== 7 && seq !== 13).reverse();
+  // Sparse: every tenth position from 50 (6 of a 51-position span).
+  const sparse = [50, 60, 70, 80, 90, 100 - 1];
+  const tally = (seqs: number[]) => ({
+    succeeded: seqs.filter((s) => s % 3 === 2).length,
+    failed: seqs.filter((s) => s % 3 === 1).length,
+    retrying: seqs.filter((s) => s % 3 === 0).length,
+  });
+  expect(await recordOutcomes(h.sql, claim, dense.map(outcomeOf))).toMatchObject({ ...tally(dense), owned: true });
+  expect(await recordOutcomes(h.sql, claim, sparse.map(outcomeOf))).toMatchObject({ ...tally(sparse), owned: true });
+  const rows = await listJobs(h.sql, batch.id, { afterSeq: -1, limit: 100 });
+  for (const row of rows) {
+    const written = dense.includes(row.seq) || sparse.includes(row.seq);
+    if (!written) {
+      expect(row).toMatchObject({ status: 'pending', attempts: 0, output: null, errorType: null, errorMessage: null });
+      continue;
+    }
+    const o = outcomeOf(row.seq);
+    expect(row).toMatchObject({ status: o.status, attempts: 1, output: o.output, errorType: o.errorType, errorMessage: o.errorMessage });
+  }
+  const [counters] = await h.sql<{ succeeded: number; failed: number }[]>`select succeeded_jobs as succeeded, failed_jobs as failed from batches where id = ${batch.id}`;
+  expect(counters).toEqual({ succeeded: tally([...dense, ...sparse]).succeeded, failed: tally([...dense, ...sparse]).failed });
+});
