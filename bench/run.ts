@@ -1,7 +1,8 @@
 /**
- * `npm run bench [-- --only W1,W2 --modes chunk --w4 --scale 0.1]`: one JSON object per
- * workload on stdout (W1, W2, W3, W4 with --w4, ingest, latency, floor). Progress goes
- * to stderr. Not a test: CI runs none of this.
+ * `npm run bench [-- --only W1,W2 --modes chunk --w4 --scale 0.1 --repeat 3]`: one JSON
+ * object per workload run on stdout (W1, W2, W3, W4 with --w4, ingest, latency, floor),
+ * and W3/W1 per mode (with --repeat N, W1–W3 run N times and the ratio is of the
+ * medians). Progress goes to stderr. Not a test: CI runs none of this.
  */
 import { parseArgs } from 'node:util';
 import { countJobsByStatus } from '../db/jobs.js';
@@ -16,9 +17,11 @@ const { values: opts } = parseArgs({
     modes: { type: 'string', default: 'chunk,activity' },
     w4: { type: 'boolean', default: false },
     scale: { type: 'string', default: '1' },
+    repeat: { type: 'string', default: '1' },
   },
 });
 const scale = Number(opts.scale);
+const repeat = Math.max(1, Math.floor(Number(opts.repeat)) || 1);
 const modes = opts.modes!.split(',') as ('chunk' | 'activity')[];
 const wanted = (name: string) => !opts.only || opts.only.split(',').includes(name);
 const say = (m: string) => process.stderr.write(`[bench] ${m}\n`);
@@ -177,27 +180,43 @@ async function fresh<T>(fn: (sys: System) => Promise<T>): Promise<T> {
   }
 }
 
-const rates: Record<string, number> = {};
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const workloads: Record<'W1' | 'W2' | 'W3', (mode: 'chunk' | 'activity') => Workload> = {
+  W1: (mode) => ({ name: 'W1', jobs: n(100_000), mode, query: 'type=sleep&concurrency=100', line: () => '{"input":{"ms":0}}' }),
+  W2: (mode) => ({ name: 'W2', jobs: n(10_000), mode, query: 'type=sleep&concurrency=50', line: () => '{"input":{"ms":50}}' }),
+  W3: (mode) => ({
+    name: 'W3',
+    jobs: n(100_000),
+    mode,
+    query: 'type=sleep&concurrency=100&maxRetries=3&backoffInitialMs=100',
+    line: (i) => (i % 10 === 0 ? '{"input":{"ms":0,"failTimes":2}}' : '{"input":{"ms":0}}'),
+  }),
+};
 for (const mode of modes) {
-  if (wanted('W1')) {
-    const r = await fresh((sys) => run(sys, { name: 'W1', jobs: n(100_000), mode, query: 'type=sleep&concurrency=100', line: () => '{"input":{"ms":0}}' }));
-    rates[`W1-${mode}`] = r.jobsPerSecond;
+  const rates: Record<string, number[]> = { W1: [], W3: [] };
+  for (let r = 0; r < repeat; r++) {
+    // With --repeat, every other round runs W3 first: this machine's speed drifts over
+    // minutes, and a fixed order would lean the ratio whichever way it drifts.
+    const order = r % 2 === 0 ? (['W1', 'W2', 'W3'] as const) : (['W3', 'W2', 'W1'] as const);
+    for (const name of order) {
+      if (!wanted(name)) continue;
+      const result = await fresh((sys) => run(sys, workloads[name](mode)));
+      rates[name]?.push(result.jobsPerSecond);
+    }
   }
-  if (wanted('W2')) {
-    await fresh((sys) => run(sys, { name: 'W2', jobs: n(10_000), mode, query: 'type=sleep&concurrency=50', line: () => '{"input":{"ms":50}}' }));
-  }
-  if (wanted('W3')) {
-    const r = await fresh((sys) =>
-      run(sys, {
-        name: 'W3',
-        jobs: n(100_000),
+  if (rates.W1!.length > 0 && rates.W3!.length > 0) {
+    const ratio = median(rates.W3!) / median(rates.W1!);
+    console.log(
+      JSON.stringify({
+        workload: 'W3/W1',
         mode,
-        query: 'type=sleep&concurrency=100&maxRetries=3&backoffInitialMs=100',
-        line: (i) => (i % 10 === 0 ? '{"input":{"ms":0,"failTimes":2}}' : '{"input":{"ms":0}}'),
+        ratio: Number(ratio.toFixed(2)),
+        ...(repeat > 1 ? { of: 'medians', w1JobsPerSecond: rates.W1, w3JobsPerSecond: rates.W3 } : {}),
       }),
     );
-    const w1 = rates[`W1-${mode}`];
-    if (w1) console.log(JSON.stringify({ workload: 'W3/W1', mode, ratio: Number((r.jobsPerSecond / w1).toFixed(2)) }));
   }
 }
 if (opts.w4) {
