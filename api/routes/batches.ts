@@ -5,7 +5,7 @@ import type { Sql } from '../../db/client.js';
 import * as batches from '../../db/batches.js';
 import { claimIdempotencyKey } from '../../db/idempotency-keys.js';
 import * as jobs from '../../db/jobs.js';
-import { topErrorTypes } from '../../db/job-results.js';
+import { topErrorTypes, type ErrorTypeCount } from '../../db/job-results.js';
 import type { ExecutionMode, JobType } from '../../job-types/job-type.js';
 import { chooseMode, validateInputs, type JobTypeRegistry } from '../../job-types/registry.js';
 import { InvalidInputError, NotFoundError, PayloadTooLargeError, UnavailableError, toError } from '../../lib/errors.js';
@@ -30,6 +30,7 @@ import {
   ndjsonHasher,
   type IdempotentRequest,
 } from '../idempotency.js';
+import { errorSummaryCache } from '../error-summary.js';
 
 export interface BatchRouteDeps {
   sql: Sql;
@@ -39,6 +40,7 @@ export interface BatchRouteDeps {
 }
 
 export function batchRoutes({ sql, temporal, registry, log }: BatchRouteDeps) {
+  const errorSummaries = errorSummaryCache<ErrorTypeCount[]>();
   const view = (row: batches.BatchRow) =>
     batchView(row, {
       self: `/v1/batches/${row.id}`,
@@ -179,8 +181,9 @@ export function batchRoutes({ sql, temporal, registry, log }: BatchRouteDeps) {
       const row = await batches.getBatch(sql, c.get('principal').tenantId, id);
       if (!row) throw new NotFoundError(`No batch ${id} for this tenant.`);
       // No failed job, no summary to read (polled often, and the error-type index also
-      // holds the jobs that failed an attempt and then succeeded).
-      const errors = row.failedJobs > 0 ? await topErrorTypes(sql, id) : [];
+      // holds the jobs that failed an attempt and then succeeded); otherwise a kept one
+      // while it is fresh enough (api/error-summary.ts).
+      const errors = row.failedJobs > 0 ? await errorSummaries.get(id, row, () => topErrorTypes(sql, id)) : [];
       return c.json({ ...view(row), errors: errors.map((e) => ({ type: e.errorType ?? 'Error', count: e.count, sample: e.sample })) }, 200);
     })
     .get(
