@@ -18,6 +18,12 @@ import { holderOf, lanePool, leaseTtlMs, slotLease } from './tenant-cap.js';
 const FLUSH_SIZE = 1_000;
 /** Slow jobs still show progress this often. */
 const FLUSH_INTERVAL_MS = 500;
+/**
+ * A chunk's first heartbeat comes this long after it starts (the heartbeat timeout is
+ * 10 s, so a dead worker is still found as soon). Cancellation reaches a running chunk
+ * through its batch's row too (the gate), not only through heartbeats.
+ */
+const FIRST_BEAT_MS = 1_000;
 
 export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFlight }: ActivityDeps) {
   return {
@@ -96,8 +102,11 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
       const overLimit = (failed: number) => args.failureLimit !== null && failed > args.failureLimit;
 
       // Local activities (small chunks) cannot heartbeat; their workflow task keeps them alive.
+      // The first heartbeat waits FIRST_BEAT_MS: most chunks of light jobs end sooner, and a
+      // heartbeat is a write of the run's state on the Temporal server.
+      const beatFrom = Date.now() + FIRST_BEAT_MS;
       const beat = () => {
-        if (!ctx.info.isLocal) ctx.heartbeat({ done: result.succeeded + result.failed + result.retry.length, of: loaded.length });
+        if (!ctx.info.isLocal && Date.now() >= beatFrom) ctx.heartbeat({ done: result.succeeded + result.failed + result.retry.length, of: loaded.length });
       };
       const byId = new Map(toRun.map((j) => [j.id, j]));
       /** Each retryable failure, until its outcome is written: when, and the handler's own retry-after. */
