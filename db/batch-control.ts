@@ -58,7 +58,7 @@ export async function redriveBatch(sql: Db, tenantId: string, batchId: string, e
         updated_at = now()
       where batch_id in (select id from target)
         and status = 'failed'
-        ${errorType === undefined ? sql`` : sql`and error_type = ${errorType}`}
+        ${errorType === undefined ? sql`` : sql`and failed_error_type = ${errorType}`}
       returning 1
     ),
     counted as (

@@ -24,29 +24,26 @@ export interface ErrorTypeCount {
 
 /**
  * The failed jobs' most frequent error types, each with one sample message. Grouping
- * and sampling read the partial index jobs_error_type_idx (jobs with an error type: the
- * failed ones, and the few that succeeded after a failed attempt).
+ * and sampling read the partial index jobs_failed_error_type_idx, which holds exactly
+ * the failed jobs (`failed_error_type` is their error type, null for any other job).
  */
 export async function topErrorTypes(sql: Db, batchId: string, limit = 5): Promise<ErrorTypeCount[]> {
   return sql<ErrorTypeCount[]>`
     select t.error_type, t.count, s.error_message as sample
     from (
-      select error_type, count(*)::int as count
+      select failed_error_type as error_type, count(*)::int as count
       from jobs
       where batch_id = ${batchId}
-        and status = 'failed'
-        and error_type is not null
-      group by error_type
-      order by count desc, error_type
+        and failed_error_type is not null
+      group by failed_error_type
+      order by count desc, failed_error_type
       limit ${limit}
     ) t
     cross join lateral (
       select error_message
       from jobs
       where batch_id = ${batchId}
-        and status = 'failed'
-        and error_type is not null
-        and error_type = t.error_type
+        and failed_error_type = t.error_type
       limit 1
     ) s
     order by t.count desc, t.error_type

@@ -180,9 +180,8 @@ export function batchRoutes({ sql, temporal, registry, log }: BatchRouteDeps) {
       const { id } = c.req.valid('param');
       const row = await batches.getBatch(sql, c.get('principal').tenantId, id);
       if (!row) throw new NotFoundError(`No batch ${id} for this tenant.`);
-      // No failed job, no summary to read (polled often, and the error-type index also
-      // holds the jobs that failed an attempt and then succeeded); otherwise a kept one
-      // while it is fresh enough (api/error-summary.ts).
+      // No failed job, no summary to read; otherwise a kept one while it is fresh enough
+      // (api/error-summary.ts).
       const errors = row.failedJobs > 0 ? await errorSummaries.get(id, row, () => topErrorTypes(sql, id)) : [];
       return c.json({ ...view(row), errors: errors.map((e) => ({ type: e.errorType ?? 'Error', count: e.count, sample: e.sample })) }, 200);
     })
