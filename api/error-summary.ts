@@ -11,8 +11,7 @@
  * more if anything changed since, and then kept: an ended batch's failed jobs change
  * only by a redrive, which starts it running again.
  */
-import type { BatchStatus } from '../lib/names.js';
-import { TERMINAL_BATCH_STATUSES } from '../lib/names.js';
+import { TERMINAL_BATCH_STATUSES, type BatchStatus } from '../lib/names.js';
 
 /** While a batch runs, the longest a summary is served before it is read again. */
 export const RUNNING_SUMMARY_MAX_AGE_MS = 1_000;

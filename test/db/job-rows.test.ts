@@ -36,6 +36,16 @@ const newBatch = (tenantId: string, jobs: number) =>
     ),
   );
 
+/** A new batch of `jobs` jobs, its rows, and a chunk's claim on all of them. */
+async function claimedBatch(jobs: number, chunk: string) {
+  const t = await h.tenant();
+  const batch = await newBatch(t.id, jobs);
+  const rows = await listJobs(h.sql, batch.id, { afterSeq: -1, limit: jobs });
+  const claim = { batchId: batch.id, chunk: `job-rows-${batch.id}/${chunk}`, owner: randomUUID() };
+  await openClaim(h.sql, claim, jobs);
+  return { batch, jobs: rows, claim };
+}
+
 const jobsOf = async (batchIds: string[]) =>
   (await h.sql<{ n: number }[]>`select count(*)::int as n from jobs where batch_id = any(${batchIds}::uuid[])`)[0]!.n;
 
@@ -59,11 +69,7 @@ it('deleting batches deletes exactly their jobs, in one statement or by a tenant
 });
 
 it("a chunk's flush updates job rows in place: heap-only, no new index entries, but for a job that ends failed", async () => {
-  const t = await h.tenant();
-  const batch = await newBatch(t.id, 50);
-  const jobs = await listJobs(h.sql, batch.id, { afterSeq: -1, limit: 50 });
-  const claim = { batchId: batch.id, chunk: `job-rows-${batch.id}/0`, owner: randomUUID() };
-  await openClaim(h.sql, claim, 50);
+  const { batch, jobs, claim } = await claimedBatch(50, '0');
   const outcomes = jobs.map((j, i): AttemptOutcome => {
     if (i % 5 === 0) return { id: j.id, seq: j.seq, status: 'failed', output: null, errorType: 'Boom', errorMessage: 'boom' };
     // A failed attempt that will be retried keeps its error type on the row too.
@@ -114,11 +120,7 @@ it("a flush reads its own rows only, even while the planner's statistics do not 
 });
 
 it('a flush writes each outcome to its own row, whether it fills its span (by offset) or not (by position)', async () => {
-  const t = await h.tenant();
-  const batch = await newBatch(t.id, 100);
-  const jobs = await listJobs(h.sql, batch.id, { afterSeq: -1, limit: 100 });
-  const claim = { batchId: batch.id, chunk: `job-rows-${batch.id}/2`, owner: randomUUID() };
-  await openClaim(h.sql, claim, 100);
+  const { batch, jobs, claim } = await claimedBatch(100, '2');
   const outcomeOf = (seq: number): AttemptOutcome => {
     const id = jobs[seq]!.id;
     if (seq % 3 === 0) return { id, seq, status: 'running', output: null, errorType: 'TransientJobError', errorMessage: `attempt of ${seq} failed, "quoted"` };
@@ -127,8 +129,8 @@ it('a flush writes each outcome to its own row, whether it fills its span (by of
   };
   // Dense: positions 0–49 but 7 and 13 (48 of a 50-position span), out of order.
   const dense = Array.from({ length: 50 }, (_, seq) => seq).filter((seq) => seq !== 7 && seq !== 13).reverse();
-  // Sparse: every tenth position from 50 (6 of a 51-position span).
-  const sparse = [50, 60, 70, 80, 90, 100 - 1];
+  // Sparse: every tenth position from 50, and the last (6 of a 50-position span).
+  const sparse = [50, 60, 70, 80, 90, 99];
   const tally = (seqs: number[]) => ({
     succeeded: seqs.filter((s) => s % 3 === 2).length,
     failed: seqs.filter((s) => s % 3 === 1).length,
