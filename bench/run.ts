@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only W1,W2 --modes chunk --w4 --scale 0.1 --repeat 3]`: one JSON
+ * `npm run bench [-- --only W1,W2 --modes chunk --w4 --scale 0.1 --repeat 3 --timeline]`: one JSON
  * object per workload run on stdout (W1, W2, W3, W4 with --w4, ingest, latency, floor),
  * and W3/W1 per mode (with --repeat N, W1–W3 run N times and the ratio is of the
  * medians). Progress goes to stderr. Not a test: CI runs none of this.
@@ -9,6 +9,7 @@ import { countJobsByStatus } from '../db/jobs.js';
 import { getBatchById } from '../db/batches.js';
 import { insertApiKey, insertTenant } from '../db/tenants.js';
 import { runFloor } from './floor.js';
+import { chunkTimeline } from './timeline.js';
 import { cpuSpent, rssMb, startSystem, type System } from './setup.js';
 
 const { values: opts } = parseArgs({
@@ -18,6 +19,7 @@ const { values: opts } = parseArgs({
     w4: { type: 'boolean', default: false },
     scale: { type: 'string', default: '1' },
     repeat: { type: 'string', default: '1' },
+    timeline: { type: 'boolean', default: false },
   },
 });
 const scale = Number(opts.scale);
@@ -94,6 +96,7 @@ async function countersMatchRows(sys: System, batchId: string): Promise<boolean>
 async function run(sys: System, w: Workload) {
   say(`${w.name} ${w.mode}: ${w.jobs} jobs`);
   const { id } = await submit(sys, w);
+  const submittedAt = Date.now();
   let peak = await rssMb(sys.workerPid());
   const cpuBefore = await sys.cpu();
   const started = performance.now();
@@ -130,6 +133,7 @@ async function run(sys: System, w: Workload) {
     ...(neighbour ? { neighbour: await neighbour } : {}),
   };
   console.log(JSON.stringify(result));
+  if (opts.timeline && w.mode === 'chunk') await chunkTimeline(sys, id, submittedAt, say);
   return result;
 }
 

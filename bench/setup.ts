@@ -60,7 +60,7 @@ export async function startSystem(log: (m: string) => void): Promise<System> {
   const taskQueue = 'bench';
   // BENCH_CPU_PROF=<dir>: the worker writes a V8 CPU profile there when it stops (open it in
   // Chrome DevTools, or summarise it with bench/profile-summary.ts).
-  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(process.env.BENCH_CPU_PROF)] : [];
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-interval', '250', '--cpu-prof-dir', path.resolve(process.env.BENCH_CPU_PROF)] : [];
   const worker: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', path.join(root, 'worker.ts')], {
     cwd: root,
     env: {

@@ -1,7 +1,7 @@
 /**
  * `npx tsx scripts/record-histories.ts [dir]`: records a run of each workflow shape
  * with this checkout's code (chunked with retries, per activity, a small batch, pause /
- * concurrency / resume updates, a consolidation) on a throwaway system (the bench's),
+ * concurrency / resume updates, a chunked batch fanned out over ranges, a consolidation) on a throwaway system (the bench's),
  * and writes their histories, binary as the server sends them, with an index of their
  * workflow ids. Default dir: test/workflows/histories/<this commit>. The replay test
  * (test/workflows/replay.test.ts) replays every recorded build on the current code:
@@ -36,6 +36,16 @@ async function until(route: string, ok: (b: Awaited<ReturnType<typeof call>>) =>
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+/** A batch of `n` copies of one NDJSON line. */
+async function upload(query: string, n: number, line: string) {
+  const res = await fetch(`${sys.apiUrl}/v1/batches?${query}`, {
+    method: 'POST',
+    headers: { ...auth, 'Content-Type': 'application/x-ndjson' },
+    body: `${line}\n`.repeat(n),
+  });
+  if (res.status !== 202) throw new Error(`POST /v1/batches?${query}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as Awaited<ReturnType<typeof call>>;
+}
 const ended = (b: { status: string }) => ['completed', 'partial', 'failed', 'cancelled'].includes(b.status);
 const items = (n: number, input: (i: number) => object) => Array.from({ length: n }, (_, i) => ({ input: input(i) }));
 
@@ -59,6 +69,8 @@ try {
     }),
     'small-chunk': await call('POST', '/v1/batches', { type: 'sleep', maxRetries: 2, backoff: { initialIntervalMs: 10 }, items: items(3, (i) => ({ ms: 0, failTimes: i === 1 ? 1 : 0 })) }),
     'chunk-paused-resumed': await call('POST', '/v1/batches', { type: 'sleep', mode: 'chunk', concurrency: 2, items: items(100, () => ({ ms: 30 })) }),
+    // One past the smallest range size (50,000), so it fans out on every build that cut ranges that small.
+    'chunk-fanned-out': await upload('type=sleep&mode=chunk&concurrency=50', 50_001, '{"input":{"ms":0}}'),
   };
   const paused = batches['chunk-paused-resumed'].id;
   await until(`/v1/batches/${paused}`, (b) => b.counters.succeeded >= 2);

@@ -4,9 +4,10 @@
  * Shape:
  *   startBatch                      pending → running; the plan (ids, numbers, policy, control);
  *                                   a small chunked batch's jobs run in it too (`small`)
- *   ≤ RANGE_SIZE jobs: run inline   in the batch's mode (per-activity.ts or chunked.ts),
+ *   ≤ a range's jobs: run inline    in the batch's mode (per-activity.ts or chunked.ts),
  *                                   continuing as new with a cursor when Temporal suggests it
- *   > RANGE_SIZE jobs: fan out      batchRangeWorkflow children (fan-out.ts)
+ *                                   (a range: 100,000 jobs chunked, 50,000 one per activity)
+ *   > a range's jobs: fan out       batchRangeWorkflow children (fan-out.ts)
  *   finishBatch                     completed / partial / failed, from the counters;
  *   or abortBatch                   failed, the rest cancelled, once the tolerance is crossed
  *   afterBatchFinished              document.analyze batches only: near-duplicate clusters
@@ -45,13 +46,13 @@ import {
   type ControlView,
   type RunControl,
 } from './control.js';
-import { createFanOut, fanOut, forwardControl, RANGE_SIZE, type FanOut } from './fan-out.js';
+import { createFanOut, fanOut, forwardControl, rangeSizeOf, type FanOut } from './fan-out.js';
 import { runRange } from './range.js';
 import { bookkeeping, BOOKKEEPING_OPTIONS, type Tally } from './shared.js';
 import { maybeStartThresholdConsolidation } from './consolidation-trigger.js';
 import { afterBatchFinished } from './documents.js';
 
-export { RANGE_SIZE } from './fan-out.js';
+export { CHUNK_RANGE_SIZE, RANGE_SIZE } from './fan-out.js';
 
 export interface BatchWorkflowArgs {
   batchId: string;
@@ -176,7 +177,8 @@ export async function batchWorkflow(args: BatchWorkflowArgs): Promise<BatchSnaps
     if (args.cursor === undefined) upsertSearchAttributes([{ key: SearchAttributes.BatchStatus, value: ctl.paused ? 'paused' : 'running' }]);
 
     let finishedByRange: (BatchSnapshot & { thresholdSet: boolean }) | undefined;
-    if (started.total <= RANGE_SIZE) {
+    const rangeSize = rangeSizeOf(started);
+    if (started.total <= rangeSize) {
       const end = await runRange({
         batchId,
         tenantId: args.tenantId,
@@ -198,7 +200,7 @@ export async function batchWorkflow(args: BatchWorkflowArgs): Promise<BatchSnaps
         await continueAsNew<typeof batchWorkflow>({ ...args, cursor: end.continueFrom });
       }
     } else {
-      fan = createFanOut(started);
+      fan = createFanOut(started, rangeSize);
       await fanOut(fan, {
         batchId,
         tenantId: args.tenantId,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countJobsByStatus, listJobs } from '../../db/jobs.js';
 import { SearchAttributes } from '../../lib/names.js';
-import { RANGE_SIZE } from '../../workflows/batch.js';
+import { CHUNK_RANGE_SIZE } from '../../workflows/batch.js';
 import { createHarness, type Harness, type TestTenant } from '../support/harness.js';
 
 let h: Harness;
@@ -55,8 +55,8 @@ describe('NDJSON ingest', () => {
     expect((await upload('type=sleep', ndjson([{ input: { ms: 0 }, extra: 1 }]))).status).toBe(400);
   });
 
-  it(`fans a batch of more than ${RANGE_SIZE} jobs out over child workflows`, async () => {
-    const total = RANGE_SIZE + 5_000;
+  it(`fans a batch of more than ${CHUNK_RANGE_SIZE} jobs out over child workflows`, async () => {
+    const total = CHUNK_RANGE_SIZE + 5_000;
     const line = `${JSON.stringify({ input: { ms: 0 } })}\n`;
     const res = await upload('type=sleep&concurrency=100', line.repeat(total));
     expect(res.status).toBe(202);

@@ -1,10 +1,10 @@
 /**
- * Control of a fanned-out batch (more than RANGE_SIZE jobs, run by batchRangeWorkflow
+ * Control of a fanned-out batch (more than CHUNK_RANGE_SIZE chunked jobs, run by batchRangeWorkflow
  * children): pause and resume reach the children, cancel stops them and their running
  * chunks, and a crossed failure tolerance in one range stops the whole batch.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RANGE_SIZE } from '../../workflows/batch.js';
+import { CHUNK_RANGE_SIZE } from '../../workflows/batch.js';
 import type { RangeProgress } from '../../workflows/range.js';
 import { createHarness, type Harness, type TestTenant } from '../support/harness.js';
 import { countersOf, expectSettledCounters, waitFor } from '../support/batch-control.js';
@@ -17,7 +17,7 @@ beforeAll(async () => {
 });
 afterAll(() => h?.close());
 
-const TOTAL = RANGE_SIZE + 2_000;
+const TOTAL = CHUNK_RANGE_SIZE + 2_000;
 const upload = async (query: string, input: unknown) => {
   const res = await h.request('POST', `/v1/batches?${query}`, {
     key: t.key,
