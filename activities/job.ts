@@ -5,7 +5,8 @@ import { FailureTypes, type JobStatus } from '../lib/names.js';
 import { classifyFailure, MAX_ERROR_MESSAGE, toApplicationFailure, jobTypeOrFail } from './failures.js';
 import type { ActivityDeps } from './index.js';
 import { jobMetrics, jobsEnded } from './job-metrics.js';
-import { jobSlot } from './tenant-cap.js';
+import { slotPools } from './tenant-cap.js';
+import { tenantOfJob } from '../db/tenant-slots.js';
 
 export interface JobOutcome {
   /**
@@ -24,6 +25,7 @@ export interface FailedJobOutcome {
 }
 
 export function createJobActivities({ sql, registry, log, tenantMaxJobsInFlight }: ActivityDeps) {
+  const poolOf = slotPools(sql, tenantMaxJobsInFlight);
   /**
    * One attempt of one job: record the start, run the handler, record the outcome.
    * A job that has ended already (an earlier attempt finished but its worker died
@@ -97,20 +99,21 @@ export function createJobActivities({ sql, registry, log, tenantMaxJobsInFlight 
   return {
     /**
      * One attempt of one job (see runAttempt), under the tenant's cap on jobs in flight:
-     * a slot is taken before the attempt starts, so a dispatch without a free slot is
-     * not an attempt. It comes back `throttled` and the workflow dispatches it again later.
+     * a slot is taken (from the worker's pool for the tenant, activities/tenant-cap.ts)
+     * before the attempt starts, so a dispatch without a free slot is not an attempt. It
+     * comes back `throttled` and the workflow dispatches it again later. A job that is
+     * gone runs without one (and fails as it always did).
      */
     async runJob({ jobId, tenantId }: { jobId: string; tenantId?: string }): Promise<JobOutcome> {
       const ctx = Context.current();
-      const slot = await jobSlot(sql, ctx.info, { jobId, tenantId, defaultCap: tenantMaxJobsInFlight });
-      if (!slot) return { status: 'throttled', attemptsSpent: ctx.info.attempt - 1 };
-      // The lease lapses unless renewed: a dead worker's slot comes back after ~3 heartbeat timeouts.
-      const renew = setInterval(() => void slot.renewSoon().catch(() => {}), 1_000);
+      // Workflows that did not pass the tenant: look it up.
+      const tenant = tenantId ?? (await tenantOfJob(sql, jobId));
+      const pool = tenant === undefined ? undefined : poolOf(tenant);
+      if (pool && !(await pool.take())) return { status: 'throttled', attemptsSpent: ctx.info.attempt - 1 };
       try {
         return await runAttempt(ctx, jobId);
       } finally {
-        clearInterval(renew);
-        await slot.release().catch((err: unknown) => log.warn({ err, jobId }, 'tenant slot not released; it lapses with the lease'));
+        pool?.give();
       }
     },
 

@@ -1,11 +1,13 @@
 /**
  * The activities' side of the per-tenant cap on jobs in flight: a lease of slots held
- * by one chunk or one job attempt (db/tenant-slots.ts), and the lanes of a chunk that
- * grow as more slots are granted.
+ * by one chunk (db/tenant-slots.ts), the worker's pool of slots per tenant that its
+ * one-activity-per-job attempts draw from, and the lanes of a chunk that grow as more
+ * slots are granted.
  */
+import { randomUUID } from 'node:crypto';
 import type { Info } from '@temporalio/activity';
 import type { Sql } from '../db/client.js';
-import { acquireSlots, releaseSlots, renewLease, tenantOfJob } from '../db/tenant-slots.js';
+import { acquireSlots, releaseSlots, renewLease } from '../db/tenant-slots.js';
 
 /** One running activity (attempt) of one workflow run; `suffix` tells jobs within it apart. */
 export function holderOf(info: Info, suffix?: string): string {
@@ -79,21 +81,96 @@ export function slotLease(sql: Sql, o: { tenantId: string; holder: string; ttlMs
   };
 }
 
+/** A pool's lease outlives a dead worker by this much at most: its slots then come back. */
+const POOL_TTL_MS = 30_000;
+/** Slots a pool leaves unused this long go back to the tenant (other holders may want them); checked this often. */
+const POOL_IDLE_MS = 100;
+/** The most slots a pool asks for at once. */
+const POOL_BLOCK = 16;
+
 /**
- * One slot for one job attempt (one-activity-per-job mode), or undefined when the
- * tenant has none free. `tenantId` comes from the workflow; activities scheduled by a
- * workflow that did not pass it look it up. A job that is gone gets a slot-less lease:
- * the attempt then fails as it always did.
+ * The worker's slots for one tenant's per-activity attempts. An attempt takes a slot
+ * from the pool and gives it back to the pool; the pool leases slots from PostgreSQL in
+ * blocks and gives back what has gone unused for POOL_IDLE_MS. Per attempt, one slot as
+ * before (the pool never hands out more than it leased, and the tenant's leases never
+ * pass the cap), but no statement of its own: the tenant's counter row, locked by every
+ * lease change, took two locks a job when each attempt leased its own slot, and that
+ * row's lock was the biggest cost of per-activity mode (W1 at 5,000 jobs: 264–283 jobs/s
+ * with them, 354–360 with none).
  */
-export async function jobSlot(
-  sql: Sql,
-  info: Info,
-  o: { jobId: string; tenantId?: string | undefined; defaultCap: number },
-): Promise<SlotLease | undefined> {
-  const tenantId = o.tenantId ?? (await tenantOfJob(sql, o.jobId));
-  const lease = slotLease(sql, { tenantId: tenantId ?? '', holder: holderOf(info, o.jobId), ttlMs: leaseTtlMs(info), defaultCap: o.defaultCap });
-  if (tenantId === undefined) return lease;
-  return (await lease.acquire(1)) > 0 ? lease : undefined;
+export interface SlotPool {
+  /** A slot for one attempt: true when taken; false when the tenant has none free (nothing held). */
+  take(): Promise<boolean>;
+  /** Gives a taken slot back to the pool. */
+  give(): void;
+  /** Slots leased now, in use now. */
+  readonly leased: number;
+  readonly inUse: number;
+}
+
+export function slotPool(sql: Sql, o: { tenantId: string; defaultCap: number; holder?: string }): SlotPool {
+  const lease = slotLease(sql, { tenantId: o.tenantId, holder: o.holder ?? `pool/${randomUUID()}`, ttlMs: POOL_TTL_MS, defaultCap: o.defaultCap });
+  let inUse = 0;
+  let waiting = 0;
+  let lastTake = Date.now();
+  /** The lease request on its way, and how many it granted. */
+  let asking: Promise<number> | undefined;
+  let ticker: NodeJS.Timeout | undefined;
+  const tick = () => {
+    void lease.renewSoon().catch(() => {});
+    // Idle: every unused slot goes back. Busy: a block's worth stays for the next attempts,
+    // the rest goes back (the batch's concurrency may have dropped).
+    const keep = Date.now() - lastTake >= POOL_IDLE_MS ? 0 : POOL_BLOCK;
+    const spare = lease.held - inUse - keep;
+    if (spare > 0 && asking === undefined) void lease.release(spare).catch(() => {});
+    if (lease.held === 0 && ticker) {
+      clearInterval(ticker);
+      ticker = undefined;
+    }
+  };
+  return {
+    get leased() {
+      return lease.held;
+    },
+    get inUse() {
+      return inUse;
+    },
+    async take() {
+      lastTake = Date.now();
+      waiting++;
+      try {
+        for (;;) {
+          if (inUse < lease.held) {
+            inUse++;
+            return true;
+          }
+          if (asking) {
+            // Another take is asking for a block: its answer is this one's too.
+            if ((await asking) === 0 && inUse >= lease.held) return false;
+            continue;
+          }
+          asking = lease.acquire(Math.min(POOL_BLOCK, waiting)).finally(() => (asking = undefined));
+          ticker ??= setInterval(tick, POOL_IDLE_MS).unref();
+          if ((await asking) === 0 && inUse >= lease.held) return false;
+        }
+      } finally {
+        waiting--;
+      }
+    },
+    give() {
+      inUse = Math.max(0, inUse - 1);
+    },
+  };
+}
+
+/** The worker's pools, one per tenant, for as long as the worker runs. */
+export function slotPools(sql: Sql, defaultCap: number) {
+  const pools = new Map<string, SlotPool>();
+  return (tenantId: string): SlotPool => {
+    let pool = pools.get(tenantId);
+    if (!pool) pools.set(tenantId, (pool = slotPool(sql, { tenantId, defaultCap })));
+    return pool;
+  };
 }
 
 /**

@@ -1,11 +1,15 @@
 /**
  * The per-tenant cap's slot counter under concurrency: many holders acquiring at once
  * never get more than the cap in total, releases give slots back, and a lapsed lease
- * (a dead worker's) is reclaimed by the next acquire that finds the tenant full.
+ * (a dead worker's) is reclaimed by the next acquire that finds the tenant full. The
+ * workers' pools (per-activity attempts) hand out no more than they lease, and give
+ * unused slots back.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { setMaxJobsInFlight } from '../../db/tenant-settings.js';
 import { acquireSlots, getSlotState, reclaimExpired, releaseSlots, renewLease } from '../../db/tenant-slots.js';
+import { slotPool } from '../../activities/tenant-cap.js';
+import { waitFor } from '../support/batch-control.js';
 import { createHarness, type Harness } from '../support/harness.js';
 
 let h: Harness;
@@ -92,4 +96,41 @@ it("reclaims a lapsed lease when the tenant is full, and a lowered cap grants no
   expect(await acquire('other', 1)).toBe(0);
   await releaseSlots(h.sql, t.id, 'alive');
   expect(await acquire('other', 3)).toBe(1);
+});
+
+it("lets attempts on two workers' pools hold at most the cap at once, and gives unused slots back once idle", async () => {
+  const t = await h.tenant();
+  await setMaxJobsInFlight(h.sql, t.id, 6);
+  const pools = [slotPool(h.sql, { tenantId: t.id, defaultCap: 1000 }), slotPool(h.sql, { tenantId: t.id, defaultCap: 1000 })];
+  let inUse = 0;
+  let most = 0;
+  let refused = 0;
+  // 80 attempts, 40 a worker, each retrying after a refusal as a throttled dispatch is redispatched.
+  await Promise.all(
+    Array.from({ length: 80 }, async (_, i) => {
+      const pool = pools[i % 2]!;
+      for (let tries = 0; ; tries++) {
+        if (tries > 5_000) throw new Error('no slot came free in 5,000 tries');
+        if (!(await pool.take())) {
+          refused++;
+          await new Promise((r) => setTimeout(r, 2));
+          continue;
+        }
+        most = Math.max(most, ++inUse);
+        expect(pools[0]!.inUse + pools[1]!.inUse).toBeLessThanOrEqual(6);
+        const state = await getSlotState(h.sql, t.id);
+        expect(state.used).toBeLessThanOrEqual(6);
+        await new Promise((r) => setTimeout(r, 1));
+        inUse--;
+        pool.give();
+        return;
+      }
+    }),
+  );
+  expect(most).toBeGreaterThan(1);
+  expect(most).toBeLessThanOrEqual(6);
+  expect(refused).toBeGreaterThan(0);
+  // Nothing in use: the pools give their slots back.
+  await waitFor('the pools idle and empty', async () => (await getSlotState(h.sql, t.id)).used === 0 && (await leasedTotal(t.id)) === 0, 5_000);
+  expect(pools.map((p) => p.leased)).toEqual([0, 0]);
 });
