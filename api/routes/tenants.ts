@@ -36,7 +36,7 @@ const keyView = (k: ApiKeyRow) => ({
  * answer that creates it and nowhere else; only its SHA-256 is stored.
  */
 export function tenantRoutes({ sql, log, adminToken, tenantMaxJobsInFlight = DEFAULT_TENANT_MAX_JOBS_IN_FLIGHT }: TenantRouteDeps) {
-  /** The tenant's own cap (null: the default), the cap in force, and its jobs in flight now. */
+  /** The tenant's own cap (null: the default), the cap in force, and the slots held now (running chunks, workers' pools for per-activity attempts). */
   const capView = async (tenantId: string) => {
     const s = await getSlotState(sql, tenantId);
     return { maxJobsInFlight: s.maxJobsInFlight, effectiveMaxJobsInFlight: s.maxJobsInFlight ?? tenantMaxJobsInFlight, jobsInFlight: s.used };
