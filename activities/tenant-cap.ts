@@ -83,15 +83,19 @@ export function slotLease(sql: Sql, o: { tenantId: string; holder: string; ttlMs
 
 /** A pool's lease outlives a dead worker by this much at most: its slots then come back. */
 const POOL_TTL_MS = 30_000;
-/** Slots a pool leaves unused this long go back to the tenant (other holders may want them); checked this often. */
-const POOL_IDLE_MS = 100;
+/**
+ * A pool gives its unused slots back this often, and the slots in use then once they
+ * are given back (and asks again when attempts want more): another holder's demand, or
+ * a lowered cap, is seen within two of these.
+ */
+const POOL_TICK_MS = 100;
 /** The most slots a pool asks for at once. */
 const POOL_BLOCK = 16;
 
 /**
  * The worker's slots for one tenant's per-activity attempts. An attempt takes a slot
  * from the pool and gives it back to the pool; the pool leases slots from PostgreSQL in
- * blocks and gives back what has gone unused for POOL_IDLE_MS. Per attempt, one slot as
+ * blocks and gives every slot back within two POOL_TICK_MS. Per attempt, one slot as
  * before (the pool never hands out more than it leased, and the tenant's leases never
  * pass the cap), but no statement of its own: the tenant's counter row, locked by every
  * lease change, took two locks a job when each attempt leased its own slot, and that
@@ -110,55 +114,77 @@ export interface SlotPool {
 
 export function slotPool(sql: Sql, o: { tenantId: string; defaultCap: number; holder?: string }): SlotPool {
   const lease = slotLease(sql, { tenantId: o.tenantId, holder: o.holder ?? `pool/${randomUUID()}`, ttlMs: POOL_TTL_MS, defaultCap: o.defaultCap });
+  /** Slots the pool may hand out: granted, and not yet sent back (the lease's own count drops later, when its statement runs). */
+  let leased = 0;
   let inUse = 0;
   let waiting = 0;
-  let lastTake = Date.now();
+  /** Slots in use at the last tick: given back, they go to the tenant, not to the next attempt. */
+  let retiring = 0;
+  let retired = 0;
+  const free = () => leased - retired - inUse;
   /** The lease request on its way, and how many it granted. */
   let asking: Promise<number> | undefined;
   let ticker: NodeJS.Timeout | undefined;
+  // Every slot goes back to the tenant within two ticks of its last use as of a tick, and a
+  // slot taken after that is leased again, under the cap then in force: so a pool under
+  // steady demand sees a lowered cap, or other holders' share of it, as an idle one does.
   const tick = () => {
     void lease.renewSoon().catch(() => {});
-    // Idle: every unused slot goes back. Busy: a block's worth stays for the next attempts,
-    // the rest goes back (the batch's concurrency may have dropped).
-    const keep = Date.now() - lastTake >= POOL_IDLE_MS ? 0 : POOL_BLOCK;
-    const spare = lease.held - inUse - keep;
-    if (spare > 0 && asking === undefined) void lease.release(spare).catch(() => {});
-    if (lease.held === 0 && ticker) {
+    if (asking === undefined) {
+      const back = free() + retired;
+      if (back > 0) {
+        leased -= back;
+        retired = 0;
+        void lease.release(back).catch(() => {});
+      }
+      retiring = inUse;
+    }
+    if (leased === 0 && lease.held === 0 && ticker) {
       clearInterval(ticker);
       ticker = undefined;
     }
   };
   return {
     get leased() {
-      return lease.held;
+      return leased;
     },
     get inUse() {
       return inUse;
     },
     async take() {
-      lastTake = Date.now();
       waiting++;
       try {
         for (;;) {
-          if (inUse < lease.held) {
+          if (free() > 0) {
             inUse++;
             return true;
           }
           if (asking) {
             // Another take is asking for a block: its answer is this one's too.
-            if ((await asking) === 0 && inUse >= lease.held) return false;
+            if ((await asking) === 0 && free() <= 0) return false;
             continue;
           }
-          asking = lease.acquire(Math.min(POOL_BLOCK, waiting)).finally(() => (asking = undefined));
-          ticker ??= setInterval(tick, POOL_IDLE_MS).unref();
-          if ((await asking) === 0 && inUse >= lease.held) return false;
+          asking = lease
+            .acquire(Math.min(POOL_BLOCK, waiting))
+            .then((granted) => {
+              leased += granted;
+              return granted;
+            })
+            .finally(() => (asking = undefined));
+          ticker ??= setInterval(tick, POOL_TICK_MS).unref();
+          if ((await asking) === 0 && free() <= 0) return false;
         }
       } finally {
         waiting--;
       }
     },
     give() {
-      inUse = Math.max(0, inUse - 1);
+      if (inUse === 0) return;
+      inUse--;
+      if (retiring > 0) {
+        retiring--;
+        retired++;
+      }
     },
   };
 }

@@ -134,3 +134,34 @@ it("lets attempts on two workers' pools hold at most the cap at once, and gives 
   await waitFor('the pools idle and empty', async () => (await getSlotState(h.sql, t.id)).used === 0 && (await leasedTotal(t.id)) === 0, 5_000);
   expect(pools.map((p) => p.leased)).toEqual([0, 0]);
 });
+
+it('sees a lowered cap while its attempts keep coming: no more than the new cap in use after a tick', async () => {
+  const t = await h.tenant();
+  await setMaxJobsInFlight(h.sql, t.id, 8);
+  const pool = slotPool(h.sql, { tenantId: t.id, defaultCap: 1000 });
+  let stop = false;
+  let peakAfterLowered = 0;
+  let lowered = false;
+  // Eight attempts at a time, without a pause between them: the pool is never idle.
+  const loops = Array.from({ length: 8 }, async () => {
+    while (!stop) {
+      if (!(await pool.take())) {
+        await new Promise((r) => setTimeout(r, 5));
+        continue;
+      }
+      await new Promise((r) => setTimeout(r, 2));
+      if (lowered) peakAfterLowered = Math.max(peakAfterLowered, pool.inUse);
+      pool.give();
+    }
+  });
+  await waitFor('eight in use', async () => pool.inUse === 8 || pool.leased === 8, 5_000);
+  await setMaxJobsInFlight(h.sql, t.id, 2);
+  await waitFor('the pool down to the new cap', async () => pool.leased <= 2 && (await getSlotState(h.sql, t.id)).used <= 2, 5_000);
+  lowered = true;
+  await new Promise((r) => setTimeout(r, 300));
+  stop = true;
+  await Promise.all(loops);
+  expect(peakAfterLowered).toBeGreaterThan(0);
+  expect(peakAfterLowered).toBeLessThanOrEqual(2);
+  await waitFor('every slot back', async () => (await getSlotState(h.sql, t.id)).used === 0, 5_000);
+});
