@@ -9,6 +9,8 @@ import { FailureTypes } from '../lib/names.js';
 import { classifyFailure, jobTypeOrFail } from './failures.js';
 import { snapshotOf } from './batch.js';
 import { claimOf, LOST_ATTEMPT_MESSAGE, openClaimWindow, superseded } from './chunk-claim.js';
+import type { JobContext } from '../job-types/job-type.js';
+import type { Logger } from '../lib/logger.js';
 import type { ChunkArgs, ChunkResult, JobRef, RetryEntry } from './chunk-contract.js';
 import type { ActivityDeps } from './index.js';
 import { jobMetrics, jobsEnded } from './job-metrics.js';
@@ -180,9 +182,9 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
             batchId: args.batchId,
             tenantId: args.tenantId,
             signal: ctx.cancellationSignal,
-            heartbeat: () => {},
+            heartbeat: noHeartbeat,
             tenantSettings,
-            log: (msg, fields) => log.info({ ...fields, jobId: job.id, batchId: args.batchId, attempt }, msg),
+            log: jobLog(log, args.batchId, job.id, attempt),
           });
           metrics.attempt('succeeded', startedAt);
           return outcome(job, 'succeeded', output ?? null, null, null);
@@ -255,6 +257,18 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
       return handBack(result, args.byPosition);
     },
   };
+}
+
+/**
+ * Per-job functions of a handler's context are made outside the job's object literal:
+ * inline, each would be named after its key, and under tsx (esbuild's keepNames) naming
+ * a function is a call that defines its `name` property: two for every job, about 9% of
+ * the worker's CPU over W1 chunked at 300,000 jobs (`__name` in a CPU profile). A
+ * returned arrow has no name to keep.
+ */
+const noHeartbeat: JobContext['heartbeat'] = () => {};
+function jobLog(log: Logger, batchId: string, jobId: string, attempt: number): JobContext['log'] {
+  return (msg, fields) => log.info({ ...fields, jobId, batchId, attempt }, msg);
 }
 
 function outcome(
