@@ -4,6 +4,7 @@ import { loadConfig, temporalAddressOf } from './config.js';
 import { createSql } from './db/client.js';
 import { defaultRegistry } from './job-types/registry.js';
 import { createLogger } from './lib/logger.js';
+import { closeSlotPools } from './activities/tenant-cap.js';
 import { createWorker, installRuntime } from './temporal/worker.js';
 
 const config = loadConfig();
@@ -38,6 +39,9 @@ try {
     });
   }
   await worker.run();
+  // Its attempts have ended: the tenants' slots its pools still lease go back now, not
+  // when the leases lapse (a tenant at its cap would wait that long).
+  await closeSlotPools().catch((err: unknown) => log.warn({ err }, 'tenant slots not given back; they lapse with their leases'));
   log.info('worker stopped');
 } finally {
   await connection.close();

@@ -110,9 +110,23 @@ export interface SlotPool {
   /** Slots leased now, in use now. */
   readonly leased: number;
   readonly inUse: number;
+  /** Gives every slot back now (the worker is stopping, its attempts have ended). */
+  close(): Promise<void>;
 }
 
-export function slotPool(sql: Sql, o: { tenantId: string; defaultCap: number; holder?: string }): SlotPool {
+/** Every pool of this process, for closeSlotPools. */
+const openPools = new Set<SlotPool>();
+
+/**
+ * Gives back the slots of every pool of this process: for a worker that stops once its
+ * attempts have ended, so that a tenant at its cap does not wait out the pool's lease.
+ */
+export async function closeSlotPools(): Promise<void> {
+  await Promise.all([...openPools].map((pool) => pool.close()));
+}
+
+/** `tickMs`: POOL_TICK_MS unless a test sets its own. */
+export function slotPool(sql: Sql, o: { tenantId: string; defaultCap: number; holder?: string; tickMs?: number }): SlotPool {
   const lease = slotLease(sql, { tenantId: o.tenantId, holder: o.holder ?? `pool/${randomUUID()}`, ttlMs: POOL_TTL_MS, defaultCap: o.defaultCap });
   /** Slots the pool may hand out: granted, and not yet sent back (the lease's own count drops later, when its statement runs). */
   let leased = 0;
@@ -144,7 +158,7 @@ export function slotPool(sql: Sql, o: { tenantId: string; defaultCap: number; ho
       ticker = undefined;
     }
   };
-  return {
+  const pool: SlotPool = {
     get leased() {
       return leased;
     },
@@ -171,7 +185,7 @@ export function slotPool(sql: Sql, o: { tenantId: string; defaultCap: number; ho
               return granted;
             })
             .finally(() => (asking = undefined));
-          ticker ??= setInterval(tick, POOL_TICK_MS).unref();
+          ticker ??= setInterval(tick, o.tickMs ?? POOL_TICK_MS).unref();
           if ((await asking) === 0 && free() <= 0) return false;
         }
       } finally {
@@ -186,7 +200,18 @@ export function slotPool(sql: Sql, o: { tenantId: string; defaultCap: number; ho
         retired++;
       }
     },
+    async close() {
+      await asking?.catch(() => {});
+      if (ticker) clearInterval(ticker);
+      ticker = undefined;
+      leased = 0;
+      retired = 0;
+      openPools.delete(pool);
+      await lease.release();
+    },
   };
+  openPools.add(pool);
+  return pool;
 }
 
 /** The worker's pools, one per tenant, for as long as the worker runs. */
