@@ -5,13 +5,13 @@ import { finishBatch } from '../db/batches.js';
 import * as chunks from '../db/chunks.js';
 import { getJobTenantSettings } from '../db/tenant-settings.js';
 import type { AttemptOutcome, ChunkJob } from '../db/chunks.js';
+import type { JobContext } from '../job-types/job-type.js';
+import type { Logger } from '../lib/logger.js';
 import { FailureTypes } from '../lib/names.js';
 import { classifyFailure, jobTypeOrFail } from './failures.js';
 import { snapshotOf } from './batch.js';
 import { claimOf, LOST_ATTEMPT_MESSAGE, openClaimWindow, superseded } from './chunk-claim.js';
-import type { JobContext } from '../job-types/job-type.js';
-import type { Logger } from '../lib/logger.js';
-import type { ChunkArgs, ChunkResult, JobRef, RetryEntry } from './chunk-contract.js';
+import { handBack, type ChunkArgs, type ChunkResult, type JobRef, type RetryEntry } from './chunk-contract.js';
 import type { ActivityDeps } from './index.js';
 import { jobMetrics, jobsEnded } from './job-metrics.js';
 import { holderOf, lanePool, leaseTtlMs, slotLease } from './tenant-cap.js';
@@ -279,23 +279,6 @@ function outcome(
   errorMessage: string | null,
 ): AttemptOutcome {
   return { id, seq, status, output, errorType, errorMessage };
-}
-
-/**
- * The result as the workflow asked for it: jobs handed back by position, in parallel
- * arrays (a tenth of the bytes of entries with ids through Temporal's history: W3's
- * chunk results and retry rounds were 2.4 MB), or as entries for workflows of before.
- */
-function handBack(result: ChunkResult, byPosition: true | undefined): ChunkResult {
-  if (!byPosition) return result;
-  const { retry, deferred, ...rest } = result;
-  const out: ChunkResult = { ...rest, retry: [], deferred: [] };
-  if (retry.length > 0) {
-    out.retryAt = { seqs: retry.map((e) => e.seq!), seen: retry.map((e) => e.seen), attempts: retry.map((e) => e.attempts) };
-    if (retry.some((e) => e.retryAfterMs !== undefined)) out.retryAt.retryAfterMs = retry.map((e) => e.retryAfterMs ?? null);
-  }
-  if (deferred.length > 0) out.deferredAt = { seqs: deferred.map((j) => j.seq!), seen: deferred.map((j) => j.seen) };
-  return out;
 }
 
 /** The job handed back to the workflow, its attempts counter at `seen`. */

@@ -1,12 +1,12 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import * as jobs from '../db/jobs.js';
+import { tenantOfJob } from '../db/tenant-slots.js';
 import { getJobTenantSettings } from '../db/tenant-settings.js';
 import { FailureTypes, type JobStatus } from '../lib/names.js';
 import { classifyFailure, MAX_ERROR_MESSAGE, toApplicationFailure, jobTypeOrFail } from './failures.js';
 import type { ActivityDeps } from './index.js';
 import { jobMetrics, jobsEnded } from './job-metrics.js';
 import { slotPools } from './tenant-cap.js';
-import { tenantOfJob } from '../db/tenant-slots.js';
 
 export interface JobOutcome {
   /**

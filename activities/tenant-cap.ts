@@ -9,10 +9,10 @@ import type { Info } from '@temporalio/activity';
 import type { Sql } from '../db/client.js';
 import { acquireSlots, releaseSlots, renewLease } from '../db/tenant-slots.js';
 
-/** One running activity (attempt) of one workflow run; `suffix` tells jobs within it apart. */
-export function holderOf(info: Info, suffix?: string): string {
+/** One running activity (attempt) of one workflow run. */
+export function holderOf(info: Info): string {
   const w = info.workflowExecution;
-  return [w?.workflowId ?? '-', w?.runId ?? '-', info.activityId, info.attempt, ...(suffix ? [suffix] : [])].join('/');
+  return [w?.workflowId ?? '-', w?.runId ?? '-', info.activityId, info.attempt].join('/');
 }
 
 /** A lease without heartbeats to follow outlives its holder's longest run by this much. */

@@ -2,8 +2,8 @@
  * `--timeline`: where a chunked workload's time went, read back from its runs' Temporal
  * histories. One line per chunk activity on stderr: when it was scheduled, started and
  * completed (ms after the submit response), which jobs it ran (a range, or positions of
- * retries), what came back, and the durable timers between. Ends with the span of the
- * first pass, of the retry rounds after it, and the slots' idle time.
+ * retries), what came back, and the durable timers between. Ends with when the first
+ * pass and the last chunk ended, how many retry rounds ran, and the chunks' time summed.
  */
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
@@ -15,7 +15,6 @@ type Event = temporal.api.history.v1.IHistoryEvent;
 const ms = (e: Event) => Number(e.eventTime?.seconds ?? 0) * 1000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6);
 
 interface Chunk {
-  run: string;
   scheduled: number;
   started?: number;
   completed?: number;
@@ -25,16 +24,15 @@ interface Chunk {
 
 export async function chunkTimeline(sys: System, batchId: string, submittedAt: number, say: (m: string) => void): Promise<void> {
   const chunks: Chunk[] = [];
-  const timers: { run: string; at: number; fired?: number; ms: number }[] = [];
+  const timers: { at: number; fired?: number; ms: number }[] = [];
   for await (const wf of sys.client.workflow.list({ query: `BatchId = '${batchId}'` })) {
     const { events } = await sys.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
-    const run = `${wf.workflowId.slice(-12)}/${wf.runId.slice(0, 4)}`;
     const bySchedule = new Map<number, Chunk>();
     const timerById = new Map<string, (typeof timers)[number]>();
     for (const e of events ?? []) {
       const s = e.activityTaskScheduledEventAttributes;
       if (s && s.activityType?.name === 'runChunk') {
-        const c: Chunk = { run, scheduled: ms(e) - submittedAt, args: defaultPayloadConverter.fromPayload(s.input!.payloads![0]!) };
+        const c: Chunk = { scheduled: ms(e) - submittedAt, args: defaultPayloadConverter.fromPayload(s.input!.payloads![0]!) };
         bySchedule.set(Number(e.eventId), c);
         chunks.push(c);
       }
@@ -49,7 +47,7 @@ export async function chunkTimeline(sys: System, batchId: string, submittedAt: n
       }
       const ts = e.timerStartedEventAttributes;
       if (ts) {
-        const t = { run, at: ms(e) - submittedAt, ms: Number(ts.startToFireTimeout?.seconds ?? 0) * 1000 + Math.round((ts.startToFireTimeout?.nanos ?? 0) / 1e6) };
+        const t = { at: ms(e) - submittedAt, ms: Number(ts.startToFireTimeout?.seconds ?? 0) * 1000 + Math.round((ts.startToFireTimeout?.nanos ?? 0) / 1e6) };
         timers.push(t);
         timerById.set(ts.timerId!, t);
       }
@@ -73,7 +71,7 @@ export async function chunkTimeline(sys: System, batchId: string, submittedAt: n
   const retries = chunks.filter((c) => !c.args.range);
   const end = Math.max(...chunks.map((c) => c.completed ?? 0));
   const firstEnd = Math.max(0, ...firstPass.map((c) => c.completed ?? 0));
-  // Time chunks ran on the worker, summed, against slots x span: how full the slots were.
+  // Time chunks ran on the worker, summed: set against the slots and the span, how full they were.
   const busy = chunks.reduce((n, c) => n + ((c.completed ?? 0) - (c.started ?? c.scheduled)), 0);
   say(
     `  first pass: ${firstPass.length} chunks, ended at ${firstEnd} ms; ${retries.length} retry chunks (${retries.filter((c) => c.scheduled < firstEnd).length} started before that), last chunk ended at ${end} ms; chunks ran ${busy} ms in all`,

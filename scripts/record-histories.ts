@@ -1,11 +1,12 @@
 /**
  * `npx tsx scripts/record-histories.ts [dir]`: records a run of each workflow shape
  * with this checkout's code (chunked with retries, per activity, a small batch, pause /
- * concurrency / resume updates, a chunked batch fanned out over ranges, a consolidation) on a throwaway system (the bench's),
- * and writes their histories, binary as the server sends them, with an index of their
- * workflow ids. Default dir: test/workflows/histories/<this commit>. The replay test
- * (test/workflows/replay.test.ts) replays every recorded build on the current code:
- * record the build before a change to workflow code, so the change must keep them.
+ * concurrency / resume updates, a chunked batch fanned out over ranges, a consolidation)
+ * on a throwaway system (the bench's), and writes their histories, binary as the server
+ * sends them, with an index of their workflow ids. Default dir:
+ * test/workflows/histories/<this commit>. The replay test (test/workflows/replay.test.ts)
+ * replays every recorded build on the current code: record the build before a change to
+ * workflow code, so the change must keep them.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
