@@ -3,7 +3,7 @@
  * and redrive, which sends a finished batch's failed jobs round again.
  */
 import { TERMINAL_BATCH_STATUSES } from '../lib/names.js';
-import { batchColumns, getBatchById, outcomeFromCounters, type BatchRow } from './batches.js';
+import { allJobsEnded, batchColumns, getBatchById, outcomeFromCounters, type BatchRow } from './batches.js';
 import type { Db } from './client.js';
 
 /**
@@ -114,6 +114,6 @@ export async function undoRedrive(sql: Db, batchId: string): Promise<void> {
       completed_at = now()
     where id = ${batchId}
       and status = 'running'
-      and succeeded_jobs + failed_jobs + cancelled_jobs = total_jobs
+      and ${allJobsEnded(sql)}
   `;
 }

@@ -110,10 +110,22 @@ export async function insertBatch(
   return (await getBatch(sql, batch.tenantId, id))!;
 }
 
+/**
+ * A batch's succeeded count, in a statement over its `batches` row: the row's counter
+ * plus the stripes per-activity jobs count their successes on (see
+ * db/migrations/20261203000000_batch_success_stripes.sql and foldSuccessStripes).
+ */
+export const succeededJobs = (sql: Db) => sql`
+  (batches.succeeded_jobs + coalesce((select sum(s.succeeded) from batch_success_stripes s where s.batch_id = batches.id), 0))::int
+`;
+
+/** Stripes of a batch that per-activity successes spread over (by position). */
+export const SUCCESS_STRIPES = 32;
+
 export const batchColumns = (sql: Db) => sql`
   id, tenant_id, job_type, mode, status, concurrency, max_retries,
   retry_initial_interval_ms, retry_backoff_coefficient, retry_maximum_interval_ms,
-  total_jobs, succeeded_jobs, failed_jobs, cancelled_jobs, workflow_id,
+  total_jobs, ${succeededJobs(sql)} as succeeded_jobs, failed_jobs, cancelled_jobs, workflow_id,
   tolerated_failures, tolerated_failures_percent::float8 as tolerated_failures_percent, paused_at, redrives,
   created_at, started_at, completed_at,
   (extract(epoch from (completed_at - started_at)) * 1000)::bigint::float8 as duration_ms
@@ -153,18 +165,42 @@ export async function markBatchRunning(sql: Db, batchId: string): Promise<BatchR
   return row ?? getBatchById(sql, batchId);
 }
 
-/**
- * running → its outcome, derived from the counters in the same statement:
- * all succeeded → completed; none succeeded → failed; otherwise partial.
- */
 /** A finished batch's outcome from its counters: all succeeded → completed, none → failed, otherwise partial. */
 export const outcomeFromCounters = (sql: Db) => sql`
   case
-    when succeeded_jobs = total_jobs then 'completed'::batch_status
-    when succeeded_jobs = 0 then 'failed'::batch_status
+    when ${succeededJobs(sql)} = total_jobs then 'completed'::batch_status
+    when ${succeededJobs(sql)} = 0 then 'failed'::batch_status
     else 'partial'::batch_status
   end
 `;
+
+/** Every job has ended, by the counters (in a statement over the batch's row). */
+export const allJobsEnded = (sql: Db) => sql`${succeededJobs(sql)} + failed_jobs + cancelled_jobs = total_jobs`;
+
+/**
+ * Moves a batch's success stripes into its row's counter, in one statement: the sum of
+ * the two is the same before and after, whatever runs beside it (a job's end that
+ * finds its stripe deleted inserts it anew). Run when a batch ends, so that its row
+ * holds the count from then on.
+ */
+export async function foldSuccessStripes(sql: Db, batchId: string): Promise<void> {
+  await sql`
+    with folded as (
+      delete from batch_success_stripes
+      where batch_id = ${batchId}
+      returning succeeded
+    ),
+    total as (
+      select coalesce(sum(succeeded), 0)::int as n
+      from folded
+    )
+    update batches
+    set succeeded_jobs = succeeded_jobs + total.n
+    from total
+    where batches.id = ${batchId}
+      and total.n > 0
+  `;
+}
 
 /**
  * running → completed / partial / failed, from the counters. `onlyIfAllEnded` (the
@@ -177,6 +213,8 @@ export async function finishBatch(
   epoch: number,
   opts: { onlyIfAllEnded?: boolean } = {},
 ): Promise<FinishedBatch | undefined> {
+  // From its end on, the batch's row holds its whole succeeded count.
+  await foldSuccessStripes(sql, batchId);
   // Its chunks' claims (db/chunks.ts) go with it: every job has ended, so no claim has
   // anything left to fence, and a try of a chunk still about (a zombie) that writes
   // after this finds no claim and stops. Its flushes change nothing at this point, so
@@ -190,7 +228,7 @@ export async function finishBatch(
       where id = ${batchId}
         and status = 'running'
         and redrives = ${epoch}
-        ${opts.onlyIfAllEnded ? sql`and succeeded_jobs + failed_jobs + cancelled_jobs = total_jobs` : sql``}
+        ${opts.onlyIfAllEnded ? sql`and ${allJobsEnded(sql)}` : sql``}
       returning ${batchColumns(sql)}, ${thresholdSet(sql)}
     ),
     claims_gone as (

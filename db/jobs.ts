@@ -1,4 +1,5 @@
 import type { JobStatus } from '../lib/names.js';
+import { SUCCESS_STRIPES } from './batches.js';
 import type { Db } from './client.js';
 
 export interface JobRow {
@@ -99,6 +100,11 @@ export async function recordAttemptError(sql: Db, jobId: string, attempt: number
  * the job's status after the call (the earlier outcome when it had ended already)
  * and the batch's failed counter after it, for the failure tolerance: the call that
  * pushes the counter past the limit is the one that sees it.
+ *
+ * A success is counted on one of the batch's stripes (by the job's position), not on
+ * the batch's row: that row's lock, held to each commit, queued every job's end behind
+ * the one before (see db/migrations/20261203000000_batch_success_stripes.sql). A
+ * failure is counted on the row, for the tolerance.
  */
 async function endJob(
   sql: Db,
@@ -108,6 +114,24 @@ async function endJob(
 ): Promise<EndedJob | undefined> {
   const { epoch, attempt } = fence;
   const succeeded = outcome.status === 'succeeded';
+  const counted = succeeded
+    ? sql`
+      counted as (
+        insert into batch_success_stripes as s (batch_id, stripe, succeeded)
+        select ended.batch_id, ended.seq % ${SUCCESS_STRIPES}, 1
+        from ended
+        on conflict (batch_id, stripe) do update
+        set succeeded = s.succeeded + 1
+        returning s.batch_id as id, (select b.failed_jobs from batches b where b.id = s.batch_id) as failed_jobs
+      )`
+    : sql`
+      counted as (
+        update batches b
+        set failed_jobs = b.failed_jobs + 1
+        from ended
+        where b.id = ended.batch_id
+        returning b.id, b.failed_jobs
+      )`;
   const [row] = await sql<EndedJob[]>`
     with ended as (
       update jobs
@@ -121,16 +145,9 @@ async function endJob(
         and status in ('pending', 'running')
         ${epoch === undefined ? sql`` : sql`and exists (select 1 from batches e where e.id = jobs.batch_id and e.redrives = ${epoch})`}
         ${attempt === undefined ? sql`` : sql`and attempts = ${attempt}`}
-      returning batch_id
+      returning batch_id, seq
     ),
-    counted as (
-      update batches b
-      set succeeded_jobs = b.succeeded_jobs + ${succeeded ? 1 : 0},
-        failed_jobs = b.failed_jobs + ${succeeded ? 0 : 1}
-      from ended
-      where b.id = ended.batch_id
-      returning b.id, b.failed_jobs
-    )
+    ${counted}
     select ${outcome.status}::job_status as status, failed_jobs as batch_failed, true as ended
     from counted
     union all
