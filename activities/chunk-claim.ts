@@ -54,11 +54,17 @@ export interface ClaimWindow {
  * positions known before its jobs are read) as for a first pass (`range`): a round that
  * claimed nothing at first had its lanes wait one more round trip before its first job.
  */
+/** An opened claim: what an earlier try had claimed, and the window to track the lanes with. */
+export interface ClaimWindows {
+  prior: number | null;
+  track(jobs: readonly { seq: number }[], onError: (err: unknown) => void): ClaimWindow;
+}
+
 export async function openClaimWindow(
   sql: Sql,
   claim: ChunkClaim,
   o: { lanes: number; range?: { fromSeq: number; toSeq: number } | undefined; seqs?: readonly number[] | undefined },
-): Promise<{ prior: number | null; track(jobs: readonly { seq: number }[], onError: (err: unknown) => void): ClaimWindow }> {
+): Promise<ClaimWindows> {
   let window = Math.max(32, 2 * o.lanes);
   const opened = await chunks.openClaim(sql, claim, firstWindowThrough(o, window));
   let claimedSeq = opened.through;

@@ -10,7 +10,7 @@ import type { Logger } from '../lib/logger.js';
 import { FailureTypes } from '../lib/names.js';
 import { classifyFailure, jobTypeOrFail } from './failures.js';
 import { snapshotOf } from './batch.js';
-import { claimOf, LOST_ATTEMPT_MESSAGE, openClaimWindow, superseded } from './chunk-claim.js';
+import { claimOf, LOST_ATTEMPT_MESSAGE, openClaimWindow, superseded, type ClaimWindows } from './chunk-claim.js';
 import { handBack, type ChunkArgs, type ChunkResult, type JobRef, type RetryEntry } from './chunk-contract.js';
 import type { ActivityDeps } from './index.js';
 import { jobMetrics, jobsEnded } from './job-metrics.js';
@@ -46,57 +46,74 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
       setMaxListeners(Math.max(10, 4 * args.concurrency), ctx.cancellationSignal);
       const type = jobTypeOrFail(registry, args.jobType);
       const claim = claimOf(ctx.info, args.batchId);
-      // The claim is taken before the jobs are read, so what is read is what the
-      // earlier try (if any) left: it can write nothing once this commits.
-      const claims = await openClaimWindow(sql, claim, { lanes: Math.max(1, args.concurrency), range: args.range, seqs: args.seqs });
-      const loaded = args.seqs
-        ? await chunks.loadBySeqs(sql, args.batchId, args.seqs)
-        : args.ids
-          ? await chunks.loadByIds(sql, args.batchId, args.ids, args.within)
-          : await chunks.loadRange(sql, args.batchId, args.range!.fromSeq, args.range!.toSeq);
-      // A retry round's jobs, by position or id, with the attempts counter the workflow last heard of.
-      const keys: readonly (number | string)[] | undefined = args.seqs ?? args.ids;
-      const seen = new Map<number | string, number>(keys && args.seen ? keys.map((k, i) => [k, args.seen![i]!]) : []);
-      const keyOf = (job: ChunkJob) => (args.seqs ? job.seq : job.id);
-
       const result: ChunkResult = { succeeded: 0, failed: 0, retry: [], deferred: [], batchFailed: 0 };
       /** A job for the workflow to retry, its attempt failed at `failedAt` (or earlier: an earlier try's). */
       const retried = (entry: RetryEntry, failedAt = Date.now()) => {
         result.retry.push(entry);
         result.lastFailureAt = Math.max(result.lastFailureAt ?? 0, failedAt);
       };
-      const toRun: ChunkJob[] = [];
-      const lost: ChunkJob[] = [];
-      for (const job of loaded) {
-        // An outcome recorded by an earlier try of this chunk: the job waits for its backoff.
-        const recorded = keys ? job.attempts > (seen.get(keyOf(job)) ?? job.attempts) : job.status === 'running' && job.attempts > job.retryBase;
-        if (recorded) retried(retryOf(job, job.attempts));
-        else if (claims.prior !== null && job.seq <= claims.prior) lost.push(job);
-        else toRun.push(job);
-      }
-      if (lost.length > 0) {
-        // Claimed by an earlier try, no outcome: it may have run. Count that attempt as
-        // failed (Temporal counts an attempt whose worker died the same way), so the
-        // job's next run has a number of its own.
-        const outcomes = lost.map((job) =>
-          outcome(job, job.attempts + 1 - job.retryBase >= args.maxAttempts ? 'failed' : 'running', null, FailureTypes.AttemptLost, LOST_ATTEMPT_MESSAGE),
-        );
-        const counted = await chunks.recordOutcomes(sql, claim, outcomes);
-        if (!counted.owned) throw superseded(claim);
-        jobsEnded(counted.succeeded, counted.failed);
-        result.failed += counted.failed;
-        result.batchFailed = counted.batchFailed;
-        lost.forEach((job, i) => {
-          if (outcomes[i]!.status === 'running') retried(retryOf(job, job.attempts + 1));
-        });
-        log.warn({ batchId: args.batchId, chunk: claim.chunk, lost: lost.length, failed: counted.failed }, 'chunk ran again: attempts that may have run without an outcome were counted');
-      }
-      // --- tenant cap (activities/tenant-cap.ts): one lane per slot granted; none granted, nothing runs.
-      const wanted = Math.max(1, Math.min(args.concurrency, toRun.length));
+      // --- tenant cap (activities/tenant-cap.ts): one lane per slot granted; none granted,
+      // nothing runs. The slots are asked for while the claim is taken and the jobs read,
+      // not after: a round trip each, 5–60 ms apiece under load, that a chunk's lanes
+      // waited for in turn. If the chunk stops before its lanes run, they go back.
       const slots = slotLease(sql, { tenantId: args.tenantId, holder: holderOf(ctx.info), ttlMs: leaseTtlMs(ctx.info), defaultCap: tenantMaxJobsInFlight });
-      if (toRun.length > 0 && (await slots.acquire(wanted)) === 0) {
-        return handBack({ ...result, deferred: toRun.map((j) => refOf(j)), throttled: true }, args.byPosition);
+      const expected = (args.seqs ?? args.ids)?.length ?? args.range!.toSeq - args.range!.fromSeq;
+      const granting = slots.acquire(Math.max(1, Math.min(args.concurrency, expected)));
+      const release = () => slots.release().catch((err: unknown) => log.warn({ err, batchId: args.batchId }, 'tenant slots not released; they lapse with the lease'));
+      // --- end tenant cap
+      let claims: ClaimWindows;
+      let loaded: ChunkJob[];
+      const toRun: ChunkJob[] = [];
+      try {
+        // The claim is taken before the jobs are read, so what is read is what the
+        // earlier try (if any) left: it can write nothing once this commits.
+        claims = await openClaimWindow(sql, claim, { lanes: Math.max(1, args.concurrency), range: args.range, seqs: args.seqs });
+        loaded = args.seqs
+          ? await chunks.loadBySeqs(sql, args.batchId, args.seqs)
+          : args.ids
+            ? await chunks.loadByIds(sql, args.batchId, args.ids, args.within)
+            : await chunks.loadRange(sql, args.batchId, args.range!.fromSeq, args.range!.toSeq);
+        // A retry round's jobs, by position or id, with the attempts counter the workflow last heard of.
+        const keys: readonly (number | string)[] | undefined = args.seqs ?? args.ids;
+        const seen = new Map<number | string, number>(keys && args.seen ? keys.map((k, i) => [k, args.seen![i]!]) : []);
+        const keyOf = (job: ChunkJob) => (args.seqs ? job.seq : job.id);
+        const lost: ChunkJob[] = [];
+        for (const job of loaded) {
+          // An outcome recorded by an earlier try of this chunk: the job waits for its backoff.
+          const recorded = keys ? job.attempts > (seen.get(keyOf(job)) ?? job.attempts) : job.status === 'running' && job.attempts > job.retryBase;
+          if (recorded) retried(retryOf(job, job.attempts));
+          else if (claims.prior !== null && job.seq <= claims.prior) lost.push(job);
+          else toRun.push(job);
+        }
+        if (lost.length > 0) {
+          // Claimed by an earlier try, no outcome: it may have run. Count that attempt as
+          // failed (Temporal counts an attempt whose worker died the same way), so the
+          // job's next run has a number of its own.
+          const outcomes = lost.map((job) =>
+            outcome(job, job.attempts + 1 - job.retryBase >= args.maxAttempts ? 'failed' : 'running', null, FailureTypes.AttemptLost, LOST_ATTEMPT_MESSAGE),
+          );
+          const counted = await chunks.recordOutcomes(sql, claim, outcomes);
+          if (!counted.owned) throw superseded(claim);
+          jobsEnded(counted.succeeded, counted.failed);
+          result.failed += counted.failed;
+          result.batchFailed = counted.batchFailed;
+          lost.forEach((job, i) => {
+            if (outcomes[i]!.status === 'running') retried(retryOf(job, job.attempts + 1));
+          });
+          log.warn({ batchId: args.batchId, chunk: claim.chunk, lost: lost.length, failed: counted.failed }, 'chunk ran again: attempts that may have run without an outcome were counted');
+        }
+        // --- tenant cap
+        if (toRun.length > 0 && (await granting) === 0) {
+          return handBack({ ...result, deferred: toRun.map((j) => refOf(j)), throttled: true }, args.byPosition);
+        }
+      } catch (err) {
+        await granting.catch(() => 0);
+        await release();
+        throw err;
       }
+      const wanted = Math.max(1, Math.min(args.concurrency, toRun.length));
+      // Fewer jobs left to run than were asked for (a retried chunk): the extra slots go back.
+      if (slots.held > wanted) await slots.release(slots.held - wanted).catch((err: unknown) => log.warn({ err, batchId: args.batchId }, "spare tenant slots not released; they go back with the chunk's"));
       // --- end tenant cap
       // Set when the chunk must stop taking jobs (it finishes those it started): the
       // batch is paused or no longer running, or its failures passed the tolerance.
@@ -246,7 +263,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
       } finally {
         clearInterval(liveness);
         // Tenant cap: every slot still held goes back (a failed release lapses with the lease).
-        await slots.release().catch((err: unknown) => log.warn({ err, batchId: args.batchId }, 'tenant slots not released; they lapse with the lease'));
+        await release();
       }
       if (flushError !== undefined) throw flushError;
       if (ctx.cancellationSignal.aborted) throw new CancelledFailure('chunk cancelled');
