@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --only W1,W2 --modes chunk --w4 --scale 0.1 --repeat 3 --timeline]`: one JSON
- * object per workload run on stdout (W1, W2, W3, W4 with --w4, ingest, latency, floor),
+ * object per workload run on stdout (W1, W2, W3, W4 with --w4, ingest, latency, ends, floor),
  * and W3/W1 per mode (with --repeat N, W1–W3 run N times and the ratio is of the
  * medians). Progress goes to stderr. Not a test: CI runs none of this.
  */
@@ -9,6 +9,7 @@ import { countJobsByStatus } from '../db/jobs.js';
 import { getBatchById } from '../db/batches.js';
 import { insertApiKey, insertTenant } from '../db/tenants.js';
 import { runFloor } from './floor.js';
+import { runJobEnds } from './job-ends.js';
 import { chunkTimeline } from './timeline.js';
 import { cpuSpent, rssMb, startSystem, type System } from './setup.js';
 
@@ -252,6 +253,12 @@ if (wanted('ingest')) {
         runsItemsPerSecond: runs.map((s) => Math.round(jobs / s)),
       }),
     );
+  });
+}
+if (wanted('ends')) {
+  await fresh(async (sys) => {
+    say(`ends: ${n(5_000)} per-activity job ends against PostgreSQL alone, 100 at once`);
+    console.log(JSON.stringify(await runJobEnds(sys.sql, sys.tenantId, n(5_000))));
   });
 }
 if (wanted('floor')) {
