@@ -4,10 +4,11 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { redriveBatch } from '../../db/batch-control.js';
-import { cancelBatch, finishBatch, getBatchById, insertBatch, markBatchRunning } from '../../db/batches.js';
+import { cancelBatch, finishBatch, getBatchById, markBatchRunning } from '../../db/batches.js';
 import { countJobsByStatus, failJob, listJobs, recordAttemptError, startAttempt, succeedJob } from '../../db/jobs.js';
 import { extendClaim, openClaim, recordOutcomes } from '../../db/chunks.js';
 import { createHarness, type Harness } from '../support/harness.js';
+import { insertSleepBatch } from '../support/sleep-batch.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -15,26 +16,7 @@ beforeAll(async () => {
 });
 afterAll(() => h?.close());
 
-async function newBatch(t: { id: string }, mode: 'activity' | 'chunk', items: unknown[]) {
-  return h.sql.begin((tx) =>
-    insertBatch(
-      tx,
-      {
-        tenantId: t.id,
-        createdBy: null,
-        jobType: 'sleep',
-        mode,
-        concurrency: 1,
-        maxRetries: 3,
-        retryInitialIntervalMs: 10,
-        retryBackoffCoefficient: 2,
-        retryMaximumIntervalMs: 100,
-        workflowIdOf: (id) => `fencing-${id}`,
-      },
-      items,
-    ),
-  );
-}
+const newBatch = (t: { id: string }, mode: 'activity' | 'chunk', items: unknown[]) => insertSleepBatch(h.sql, t.id, { mode, maxRetries: 3, items });
 
 it('an attempt timed out while it ran cannot end the job once a later attempt has started', async () => {
   const t = await h.tenant();
@@ -117,24 +99,7 @@ it("a flush in flight holds off a takeover of its chunk's claim, but not the chu
 
 it("a stale run's failJob, finishBatch and cancelBatch do not undo a redrive", async () => {
   const t = await h.tenant();
-  const batch = await h.sql.begin((tx) =>
-    insertBatch(
-      tx,
-      {
-        tenantId: t.id,
-        createdBy: null,
-        jobType: 'sleep',
-        mode: 'activity',
-        concurrency: 1,
-        maxRetries: 0,
-        retryInitialIntervalMs: 10,
-        retryBackoffCoefficient: 2,
-        retryMaximumIntervalMs: 100,
-        workflowIdOf: (id) => `fencing-${id}`,
-      },
-      [{ ms: 0 }, { ms: 0 }],
-    ),
-  );
+  const batch = await insertSleepBatch(h.sql, t.id, { mode: 'activity', items: [{ ms: 0 }, { ms: 0 }] });
   const started = (await markBatchRunning(h.sql, batch.id))!;
   const [a, b] = await listJobs(h.sql, batch.id, { afterSeq: -1, limit: 2 });
   // The first run: both jobs fail, the batch ends failed.

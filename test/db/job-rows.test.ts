@@ -4,11 +4,11 @@
  * inserted job, and an attempt's write is a heap-only update.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { insertBatch } from '../../db/batches.js';
 import { randomUUID } from 'node:crypto';
 import { openClaim, recordOutcomes, type AttemptOutcome } from '../../db/chunks.js';
 import { listJobs } from '../../db/jobs.js';
 import { createHarness, type Harness } from '../support/harness.js';
+import { insertSleepBatch } from '../support/sleep-batch.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -17,24 +17,7 @@ beforeAll(async () => {
 afterAll(() => h?.close());
 
 const newBatch = (tenantId: string, jobs: number) =>
-  h.sql.begin((tx) =>
-    insertBatch(
-      tx,
-      {
-        tenantId,
-        createdBy: null,
-        jobType: 'sleep',
-        mode: 'chunk',
-        concurrency: 10,
-        maxRetries: 0,
-        retryInitialIntervalMs: 10,
-        retryBackoffCoefficient: 2,
-        retryMaximumIntervalMs: 100,
-        workflowIdOf: (id) => `job-rows-${id}`,
-      },
-      Array.from({ length: jobs }, () => ({ ms: 0 })),
-    ),
-  );
+  insertSleepBatch(h.sql, tenantId, { mode: 'chunk', concurrency: 10, items: Array.from({ length: jobs }, () => ({ ms: 0 })) });
 
 /** A new batch of `jobs` jobs, its rows, and a chunk's claim on all of them. */
 async function claimedBatch(jobs: number, chunk: string) {

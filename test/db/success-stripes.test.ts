@@ -4,9 +4,10 @@
  * as if they were on the row, whatever runs at once, and a batch's end folds them in.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { finishBatch, foldSuccessStripes, getBatchById, insertBatch, markBatchRunning } from '../../db/batches.js';
+import { finishBatch, foldSuccessStripes, getBatchById, markBatchRunning } from '../../db/batches.js';
 import { failJob, listJobs, startAttempt, succeedJob } from '../../db/jobs.js';
 import { createHarness, type Harness } from '../support/harness.js';
+import { insertSleepBatch } from '../support/sleep-batch.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -16,24 +17,7 @@ afterAll(() => h?.close());
 
 async function runningBatch(jobs: number) {
   const t = await h.tenant();
-  const batch = await h.sql.begin((tx) =>
-    insertBatch(
-      tx,
-      {
-        tenantId: t.id,
-        createdBy: null,
-        jobType: 'sleep',
-        mode: 'activity',
-        concurrency: 10,
-        maxRetries: 0,
-        retryInitialIntervalMs: 10,
-        retryBackoffCoefficient: 2,
-        retryMaximumIntervalMs: 100,
-        workflowIdOf: (id) => `success-stripes-${id}`,
-      },
-      Array.from({ length: jobs }, () => ({ ms: 0 })),
-    ),
-  );
+  const batch = await insertSleepBatch(h.sql, t.id, { mode: 'activity', concurrency: 10, items: Array.from({ length: jobs }, () => ({ ms: 0 })) });
   await markBatchRunning(h.sql, batch.id);
   const rows = await listJobs(h.sql, batch.id, { afterSeq: -1, limit: jobs });
   for (const j of rows) await startAttempt(h.sql, j.id);
