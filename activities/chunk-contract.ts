@@ -1,8 +1,9 @@
 /**
  * What the chunk activity (chunk.ts) and the workflow that runs it (workflows/chunked.ts)
- * hand each other: ids, positions and counts, never payloads; and `handBack`, which puts
- * a chunk's result in the form its workflow asked for.
+ * hand each other: ids, positions and counts, never payloads; `handBack`, which puts a
+ * chunk's result in the form its workflow asked for; and the helpers that make its entries.
  */
+import type { AttemptOutcome, ChunkJob } from '../db/chunks.js';
 import type { SeqSpan } from '../lib/chunk-shape.js';
 import type { BatchSnapshot } from './batch.js';
 
@@ -113,3 +114,20 @@ export function handBack(result: ChunkResult, byPosition: true | undefined): Chu
   if (deferred.length > 0) out.deferredAt = { seqs: deferred.map((j) => j.seq!), seen: deferred.map((j) => j.seen) };
   return out;
 }
+
+/** One attempt's outcome as a flush writes it. */
+export function outcome(
+  { id, seq }: Pick<ChunkJob, 'id' | 'seq'>,
+  status: AttemptOutcome['status'],
+  output: unknown,
+  errorType: string | null,
+  errorMessage: string | null,
+): AttemptOutcome {
+  return { id, seq, status, output, errorType, errorMessage };
+}
+
+/** The job handed back to the workflow, its attempts counter at `seen`. */
+export const refOf = (job: ChunkJob, seen = job.attempts): JobRef => ({ id: job.id, seq: job.seq, seen });
+
+/** The job handed back for a retry, its attempts counter at `counter` (the failed attempt's). */
+export const retryOf = (job: ChunkJob, counter: number): RetryEntry => ({ ...refOf(job, counter), attempts: counter - job.retryBase });

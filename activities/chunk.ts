@@ -11,7 +11,7 @@ import { FailureTypes } from '../lib/names.js';
 import { classifyFailure, jobTypeOrFail } from './failures.js';
 import { snapshotOf } from './batch.js';
 import { claimOf, LOST_ATTEMPT_MESSAGE, openClaimWindow, superseded, type ClaimWindows } from './chunk-claim.js';
-import { handBack, type ChunkArgs, type ChunkResult, type JobRef, type RetryEntry } from './chunk-contract.js';
+import { handBack, outcome, refOf, retryOf, type ChunkArgs, type ChunkResult, type RetryEntry } from './chunk-contract.js';
 import type { ActivityDeps } from './index.js';
 import { jobMetrics, jobsEnded } from './job-metrics.js';
 import { holderOf, lanePool, leaseTtlMs, slotLease } from './tenant-cap.js';
@@ -40,6 +40,8 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
      */
     async runChunk(args: ChunkArgs): Promise<ChunkResult> {
       const ctx = Context.current();
+      // Phase times for the debug log at the end: setup (claim, jobs, slots), lanes, last flush.
+      const phase = { start: performance.now(), ready: 0, ran: 0, flushed: 0 };
       // Every lane's job may listen on the chunk's one cancellation signal (a sleep, a
       // fetch): past 10 listeners Node warns of a leak that is not one. A handler that
       // did leak a listener per job would still pass this soon enough to be warned of.
@@ -111,6 +113,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
         await release();
         throw err;
       }
+      phase.ready = performance.now();
       const wanted = Math.max(1, Math.min(args.concurrency, toRun.length));
       // Fewer jobs left to run than were asked for (a retried chunk): the extra slots go back.
       if (slots.held > wanted) await slots.release(slots.held - wanted).catch((err: unknown) => log.warn({ err, batchId: args.batchId }, "spare tenant slots not released; they go back with the chunk's"));
@@ -257,13 +260,22 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
           closed = true;
         }
         // --- end tenant cap
+        phase.ran = performance.now();
         await window.settled();
         await flush();
+        phase.flushed = performance.now();
         result.deferred = toRun.slice(next).map((j) => refOf(j));
       } finally {
         clearInterval(liveness);
         // Tenant cap: every slot still held goes back (a failed release lapses with the lease).
         await release();
+      }
+      if (log.isLevelEnabled('debug')) {
+        const ms = (from: number, to: number) => Math.round(to - from);
+        log.debug(
+          { batchId: args.batchId, chunk: claim.chunk, jobs: loaded.length, retry: result.retry.length, setupMs: ms(phase.start, phase.ready), lanesMs: ms(phase.ready, phase.ran), lastFlushMs: ms(phase.ran, phase.flushed) },
+          'chunk ended',
+        );
       }
       if (flushError !== undefined) throw flushError;
       if (ctx.cancellationSignal.aborted) throw new CancelledFailure('chunk cancelled');
@@ -287,19 +299,3 @@ const noHeartbeat: JobContext['heartbeat'] = () => {};
 function jobLog(log: Logger, batchId: string, jobId: string, attempt: number): JobContext['log'] {
   return (msg, fields) => log.info({ ...fields, jobId, batchId, attempt }, msg);
 }
-
-function outcome(
-  { id, seq }: Pick<ChunkJob, 'id' | 'seq'>,
-  status: AttemptOutcome['status'],
-  output: unknown,
-  errorType: string | null,
-  errorMessage: string | null,
-): AttemptOutcome {
-  return { id, seq, status, output, errorType, errorMessage };
-}
-
-/** The job handed back to the workflow, its attempts counter at `seen`. */
-const refOf = (job: ChunkJob, seen = job.attempts): JobRef => ({ id: job.id, seq: job.seq, seen });
-
-/** The job handed back for a retry, its attempts counter at `counter` (the failed attempt's). */
-const retryOf = (job: ChunkJob, counter: number): RetryEntry => ({ ...refOf(job, counter), attempts: counter - job.retryBase });

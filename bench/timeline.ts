@@ -2,8 +2,9 @@
  * `--timeline`: where a chunked workload's time went, read back from its runs' Temporal
  * histories. One line per chunk activity on stderr: when it was scheduled, started and
  * completed (ms after the submit response), which jobs it ran (a range, or positions of
- * retries), what came back, and the durable timers between. Ends with when the first
- * pass and the last chunk ended, how many retry rounds ran, and the chunks' time summed.
+ * retries), what came back, and the durable timers between. Ends with the workflow
+ * tasks' time on the worker (started to completed), when the first pass and the last
+ * chunk ended, how many retry rounds ran, and the chunks' time summed.
  */
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
@@ -25,11 +26,19 @@ interface Chunk {
 export async function chunkTimeline(sys: System, batchId: string, submittedAt: number, say: (m: string) => void): Promise<void> {
   const chunks: Chunk[] = [];
   const timers: { at: number; fired?: number; ms: number }[] = [];
+  /** Each workflow task's time on the worker: from the server handing it out to its completion. */
+  const taskMs: number[] = [];
   for await (const wf of sys.client.workflow.list({ query: `BatchId = '${batchId}'` })) {
     const { events } = await sys.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
     const bySchedule = new Map<number, Chunk>();
     const timerById = new Map<string, (typeof timers)[number]>();
+    let taskStarted: number | undefined;
     for (const e of events ?? []) {
+      if (e.workflowTaskStartedEventAttributes) taskStarted = ms(e);
+      if (e.workflowTaskCompletedEventAttributes && taskStarted !== undefined) {
+        taskMs.push(ms(e) - taskStarted);
+        taskStarted = undefined;
+      }
       const s = e.activityTaskScheduledEventAttributes;
       if (s && s.activityType?.name === 'runChunk') {
         const c: Chunk = { scheduled: ms(e) - submittedAt, args: defaultPayloadConverter.fromPayload(s.input!.payloads![0]!) };
@@ -73,6 +82,11 @@ export async function chunkTimeline(sys: System, batchId: string, submittedAt: n
   const firstEnd = Math.max(0, ...firstPass.map((c) => c.completed ?? 0));
   // Time chunks ran on the worker, summed: set against the slots and the span, how full they were.
   const busy = chunks.reduce((n, c) => n + ((c.completed ?? 0) - (c.started ?? c.scheduled)), 0);
+  const sorted = taskMs.sort((a, b) => a - b);
+  if (sorted.length > 0) {
+    // A chunk's slot waits at least one of these between its chunks (its result in, the next chunk out).
+    say(`  workflow tasks: ${sorted.length}, started to completed p50 ${sorted[sorted.length >> 1]} ms, max ${sorted.at(-1)} ms, ${sorted.reduce((a, b) => a + b, 0)} ms in all`);
+  }
   say(
     `  first pass: ${firstPass.length} chunks, ended at ${firstEnd} ms; ${retries.length} retry chunks (${retries.filter((c) => c.scheduled < firstEnd).length} started before that), last chunk ended at ${end} ms; chunks ran ${busy} ms in all`,
   );
