@@ -181,13 +181,22 @@ export const allJobsEnded = (sql: Db) => sql`${succeededJobs(sql)} + failed_jobs
  * Moves a batch's success stripes into its row's counter, in one statement: the sum of
  * the two is the same before and after, whatever runs beside it (a job's end that
  * finds its stripe deleted inserts it anew). Run when a batch ends, so that its row
- * holds the count from then on.
+ * holds the count from then on. Two folds of a batch at once take turns on an advisory
+ * lock of the batch's, taken before any stripe: each deleting the stripes as it found
+ * them, they could lock them in different orders (one sees a stripe inserted anew that
+ * the other does not) and deadlock, as two did in a CI run of the test. (Locking the
+ * batch's row first instead deadlocked ten times in a stress trial, the row's waiters
+ * queueing behind its update.)
  */
 export async function foldSuccessStripes(sql: Db, batchId: string): Promise<void> {
   await sql`
-    with folded as (
+    with turn as materialized (
+      select pg_advisory_xact_lock(hashtextextended(${batchId}, 0))
+    ),
+    folded as (
       delete from batch_success_stripes
       where batch_id = ${batchId}
+        and exists (select 1 from turn)
       returning succeeded
     ),
     total as (
