@@ -104,12 +104,13 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
           });
           log.warn({ batchId: args.batchId, chunk: claim.chunk, lost: lost.length, failed: counted.failed }, 'chunk ran again: attempts that may have run without an outcome were counted');
         }
-        // --- tenant cap
-        if (toRun.length > 0 && (await granting) === 0) {
+        // --- tenant cap: waited for even with nothing to run, so that its failure is this one's.
+        if ((await granting) === 0 && toRun.length > 0) {
           return handBack({ ...result, deferred: toRun.map((j) => refOf(j)), throttled: true }, args.byPosition);
         }
       } catch (err) {
-        await granting.catch(() => 0);
+        // The release runs after the request on its way (a lease's operations queue).
+        void granting.catch(() => {});
         await release();
         throw err;
       }

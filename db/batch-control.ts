@@ -3,7 +3,8 @@
  * and redrive, which sends a finished batch's failed jobs round again.
  */
 import { TERMINAL_BATCH_STATUSES } from '../lib/names.js';
-import { allJobsEnded, batchColumns, getBatchById, outcomeFromCounters, type BatchRow } from './batches.js';
+import { allJobsEnded, outcomeFromCounters } from './batch-counters.js';
+import { batchColumns, getBatchById, type BatchRow } from './batches.js';
 import type { Db } from './client.js';
 
 /**

@@ -5,6 +5,7 @@ import type postgres from 'postgres';
 import { v7 as uuidv7 } from 'uuid';
 import type { ExecutionMode } from '../job-types/job-type.js';
 import type { BatchStatus } from '../lib/names.js';
+import { allJobsEnded, foldSuccessStripes, outcomeFromCounters, succeededJobs } from './batch-counters.js';
 import type { Db } from './client.js';
 
 export interface NewBatch {
@@ -110,18 +111,6 @@ export async function insertBatch(
   return (await getBatch(sql, batch.tenantId, id))!;
 }
 
-/**
- * A batch's succeeded count, in a statement over its `batches` row: the row's counter
- * plus the stripes per-activity jobs count their successes on (see
- * db/migrations/20261203000000_batch_success_stripes.sql and foldSuccessStripes).
- */
-export const succeededJobs = (sql: Db) => sql`
-  (batches.succeeded_jobs + coalesce((select sum(s.succeeded) from batch_success_stripes s where s.batch_id = batches.id), 0))::int
-`;
-
-/** Stripes of a batch that per-activity successes spread over (by position). */
-export const SUCCESS_STRIPES = 32;
-
 export const batchColumns = (sql: Db) => sql`
   id, tenant_id, job_type, mode, status, concurrency, max_retries,
   retry_initial_interval_ms, retry_backoff_coefficient, retry_maximum_interval_ms,
@@ -163,52 +152,6 @@ export async function markBatchRunning(sql: Db, batchId: string): Promise<BatchR
     returning ${batchColumns(sql)}
   `;
   return row ?? getBatchById(sql, batchId);
-}
-
-/** A finished batch's outcome from its counters: all succeeded → completed, none → failed, otherwise partial. */
-export const outcomeFromCounters = (sql: Db) => sql`
-  case
-    when ${succeededJobs(sql)} = total_jobs then 'completed'::batch_status
-    when ${succeededJobs(sql)} = 0 then 'failed'::batch_status
-    else 'partial'::batch_status
-  end
-`;
-
-/** Every job has ended, by the counters (in a statement over the batch's row). */
-export const allJobsEnded = (sql: Db) => sql`${succeededJobs(sql)} + failed_jobs + cancelled_jobs = total_jobs`;
-
-/**
- * Moves a batch's success stripes into its row's counter, in one statement: the sum of
- * the two is the same before and after, whatever runs beside it (a job's end that
- * finds its stripe deleted inserts it anew). Run when a batch ends, so that its row
- * holds the count from then on. Two folds of a batch at once take turns on an advisory
- * lock of the batch's, taken before any stripe: each deleting the stripes as it found
- * them, they could lock them in different orders (one sees a stripe inserted anew that
- * the other does not) and deadlock, as two did in a CI run of the test. (Locking the
- * batch's row first instead deadlocked ten times in a stress trial, the row's waiters
- * queueing behind its update.)
- */
-export async function foldSuccessStripes(sql: Db, batchId: string): Promise<void> {
-  await sql`
-    with turn as materialized (
-      select pg_advisory_xact_lock(hashtextextended(${batchId}, 0))
-    ),
-    folded as (
-      delete from batch_success_stripes
-      where batch_id = ${batchId}
-        and exists (select 1 from turn)
-      returning succeeded
-    ),
-    total as (
-      select coalesce(sum(succeeded), 0)::int as n
-      from folded
-    )
-    update batches
-    set succeeded_jobs = succeeded_jobs + total.n
-    from total
-    where batches.id = ${batchId}
-      and total.n > 0
-  `;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { JobStatus } from '../lib/names.js';
-import { SUCCESS_STRIPES } from './batches.js';
+import { SUCCESS_STRIPES } from './batch-counters.js';
 import type { Db } from './client.js';
 
 export interface JobRow {

@@ -4,7 +4,8 @@
  * as if they were on the row, whatever runs at once, and a batch's end folds them in.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { finishBatch, foldSuccessStripes, getBatchById, markBatchRunning } from '../../db/batches.js';
+import { foldSuccessStripes } from '../../db/batch-counters.js';
+import { finishBatch, getBatchById, markBatchRunning } from '../../db/batches.js';
 import { failJob, listJobs, startAttempt, succeedJob } from '../../db/jobs.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { insertSleepBatch } from '../support/sleep-batch.js';
