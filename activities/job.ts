@@ -8,6 +8,9 @@ import type { ActivityDeps } from './index.js';
 import { jobMetrics, jobsEnded } from './job-metrics.js';
 import { slotPools } from './tenant-cap.js';
 
+/** A local activity's heartbeat: nothing to send it to. */
+const noHeartbeat = () => {};
+
 export interface JobOutcome {
   /**
    * The job's status after this call: its earlier outcome when it had ended already;
@@ -16,6 +19,8 @@ export interface JobOutcome {
   status: JobStatus | 'throttled';
   /** With `throttled`: Temporal attempts of this activity spent before it (earlier attempts of the job). */
   attemptsSpent?: number;
+  /** Local activities only: when the attempt ended, by the worker's clock (epoch ms), for the run's waves (workflows/per-activity.ts). */
+  endedAt?: number;
 }
 
 export interface FailedJobOutcome {
@@ -47,9 +52,11 @@ export function createJobActivities({ sql, registry, log, tenantMaxJobsInFlight 
     }
 
     // Heartbeats prove the worker is alive and carry cancellation in; handlers that
-    // never heartbeat themselves still get both.
+    // never heartbeat themselves still get both. A local activity (`local` mode) has
+    // neither need: its worker runs the workflow task too, and hands it a cancel itself.
+    const local = ctx.info.isLocal;
     const every = Math.max(200, Math.floor(type.policy.heartbeatTimeoutMs / 3));
-    const beat = setInterval(() => ctx.heartbeat(), every);
+    const beat = local ? undefined : setInterval(() => ctx.heartbeat(), every);
     const jobLog = log.child({ jobId, batchId: attempt.batchId, tenantId: attempt.tenantId, attempt: attempt.attempts, workflowId: ctx.info.workflowExecution?.workflowId });
     const metrics = jobMetrics(type.name);
     const startedAt = performance.now();
@@ -62,7 +69,7 @@ export function createJobActivities({ sql, registry, log, tenantMaxJobsInFlight 
           batchId: attempt.batchId,
           tenantId: attempt.tenantId,
           signal: ctx.cancellationSignal,
-          heartbeat: (details) => ctx.heartbeat(details),
+          heartbeat: local ? noHeartbeat : (details) => ctx.heartbeat(details),
           log: (msg, fields) => jobLog.info(fields ?? {}, msg),
           tenantSettings: () => getJobTenantSettings(sql, attempt.tenantId),
         });
@@ -111,7 +118,9 @@ export function createJobActivities({ sql, registry, log, tenantMaxJobsInFlight 
       const pool = tenant === undefined ? undefined : poolOf(tenant);
       if (pool && !(await pool.take())) return { status: 'throttled', attemptsSpent: ctx.info.attempt - 1 };
       try {
-        return await runAttempt(ctx, jobId);
+        const outcome = await runAttempt(ctx, jobId);
+        // A local activity's result is recorded in the history: the worker's clock there is replayed as it was.
+        return ctx.info.isLocal ? { ...outcome, endedAt: Date.now() } : outcome;
       } finally {
         pool?.give();
       }

@@ -5,7 +5,7 @@
  * batch workflows' are) until `jobs` have completed, continuing as new every
  * RUN_JOBS jobs as the batch workflows do. Not part of the product's bundle.
  */
-import { continueAsNew, proxyActivities } from '@temporalio/workflow';
+import { continueAsNew, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 
 export interface FloorArgs {
   jobs: number;
@@ -13,6 +13,8 @@ export interface FloorArgs {
   /** Every `failEvery`-th job fails its first two attempts (W3's shape); 0: none. */
   failEvery: number;
   retryInitialIntervalMs: number;
+  /** Local activities instead (no server round trip per job; a marker event each). */
+  local?: boolean;
   /** Jobs done by earlier runs (continue-as-new). */
   done?: number;
 }
@@ -21,10 +23,12 @@ export interface FloorArgs {
 const RUN_JOBS = 5_000;
 
 export async function floorWorkflow(a: FloorArgs): Promise<number> {
-  const { noop } = proxyActivities<{ noop(i: number, failEvery: number): Promise<void> }>({
+  const options = {
     startToCloseTimeout: '1 minute',
     retry: { initialInterval: a.retryInitialIntervalMs, backoffCoefficient: 2, maximumAttempts: 4 },
-  });
+  };
+  type Noop = { noop(i: number, failEvery: number): Promise<void> };
+  const { noop } = a.local ? proxyLocalActivities<Noop>(options) : proxyActivities<Noop>(options);
   const first = a.done ?? 0;
   const end = Math.min(a.jobs, first + RUN_JOBS);
   let next = first;

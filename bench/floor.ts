@@ -1,8 +1,9 @@
 /**
  * The `floor` workload (see floor-workflows.ts): one-activity-per-job throughput of the
- * bench's own dev server with nothing of Batchworks in the way, W1's and W3's shapes.
- * Per-activity mode cannot go faster than this on the same machine; the ratio of W1
- * per activity to it is what the job system itself costs.
+ * bench's own dev server with nothing of Batchworks in the way, W1's and W3's shapes,
+ * with activities and with local activities. Per-activity (and local) mode cannot go
+ * faster than this on the same machine; the ratio of W1 in that mode to it is what the
+ * job system itself costs.
  */
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
@@ -39,6 +40,8 @@ export async function runFloor(client: Client, address: string, jobs: number): P
       await run('warmup', { jobs: 200, concurrency: 100, failEvery: 0, retryInitialIntervalMs: 100 });
       results.push(await run('W1', { jobs, concurrency: 100, failEvery: 0, retryInitialIntervalMs: 100 }));
       results.push(await run('W3', { jobs, concurrency: 100, failEvery: 10, retryInitialIntervalMs: 100 }));
+      results.push(await run('W1-local', { jobs, concurrency: 100, failEvery: 0, retryInitialIntervalMs: 100, local: true }));
+      results.push(await run('W3-local', { jobs, concurrency: 100, failEvery: 10, retryInitialIntervalMs: 100, local: true }));
     });
   } finally {
     await connection.close();

@@ -11,12 +11,13 @@ import { insertApiKey, insertTenant } from '../db/tenants.js';
 import { runFloor } from './floor.js';
 import { runJobEnds } from './job-ends.js';
 import { chunkTimeline } from './timeline.js';
+import type { ExecutionMode } from '../job-types/job-type.js';
 import { cpuSpent, rssMb, startSystem, type System } from './setup.js';
 
 const { values: opts } = parseArgs({
   options: {
     only: { type: 'string' },
-    modes: { type: 'string', default: 'chunk,activity' },
+    modes: { type: 'string', default: 'chunk,activity,local' },
     w4: { type: 'boolean', default: false },
     scale: { type: 'string', default: '1' },
     repeat: { type: 'string', default: '1' },
@@ -25,7 +26,7 @@ const { values: opts } = parseArgs({
 });
 const scale = Number(opts.scale);
 const repeat = Math.max(1, Math.floor(Number(opts.repeat)) || 1);
-const modes = opts.modes!.split(',') as ('chunk' | 'activity')[];
+const modes = opts.modes!.split(',') as ExecutionMode[];
 const wanted = (name: string) => !opts.only || opts.only.split(',').includes(name);
 const say = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 const n = (jobs: number) => Math.max(1, Math.round(jobs * scale));
@@ -33,7 +34,7 @@ const n = (jobs: number) => Math.max(1, Math.round(jobs * scale));
 interface Workload {
   name: string;
   jobs: number;
-  mode: 'chunk' | 'activity';
+  mode: ExecutionMode;
   query: string;
   line: (i: number) => string;
   /** Another tenant submits a 10-job batch while this one runs: how long it takes, and how far this one got. */
@@ -189,7 +190,7 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
-const workloads: Record<'W1' | 'W2' | 'W3', (mode: 'chunk' | 'activity') => Workload> = {
+const workloads: Record<'W1' | 'W2' | 'W3', (mode: ExecutionMode) => Workload> = {
   W1: (mode) => ({ name: 'W1', jobs: n(100_000), mode, query: 'type=sleep&concurrency=100', line: () => '{"input":{"ms":0}}' }),
   W2: (mode) => ({ name: 'W2', jobs: n(10_000), mode, query: 'type=sleep&concurrency=50', line: () => '{"input":{"ms":50}}' }),
   W3: (mode) => ({
@@ -265,8 +266,9 @@ if (wanted('floor')) {
   await fresh(async (sys) => {
     // W1's and W3's size: the dev server slows as its store grows, retries most (W3).
     say(`floor: ${n(100_000)} no-op activities, W1's and W3's shapes, without Batchworks`);
-    const [w1, w3] = (await runFloor(sys.client, sys.temporalAddress, n(100_000))) as { jobsPerSecond: number }[];
-    for (const r of [w1, w3]) console.log(JSON.stringify(r));
+    const all = (await runFloor(sys.client, sys.temporalAddress, n(100_000))) as { jobsPerSecond: number }[];
+    const [w1, w3] = all;
+    for (const r of all) console.log(JSON.stringify(r));
     console.log(JSON.stringify({ workload: 'floor W3/W1', mode: 'activity', ratio: Number((w3!.jobsPerSecond / w1!.jobsPerSecond).toFixed(2)) }));
   });
 }

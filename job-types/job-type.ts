@@ -5,11 +5,17 @@
  */
 import type { z } from 'zod';
 
-export const EXECUTION_MODES = ['activity', 'chunk'] as const;
+export const EXECUTION_MODES = ['activity', 'chunk', 'local'] as const;
 /**
  * `activity`: one Temporal activity per job, every attempt visible in the UI (heavy jobs).
  * `chunk`: one activity runs many jobs and writes their outcomes in bulk; the workflow
  * retries failed ones after the backoff with durable timers (light jobs).
+ * `local`: one Temporal local activity per job, run by the worker that runs the batch's
+ * workflow: Temporal's retry policy per job as in `activity`, without a round trip
+ * through the server per attempt; each job's outcome is a marker in the history. No
+ * heartbeat timeout (a dead worker is found by the workflow task's timeout), and
+ * pauses, cancels and concurrency changes reach the run at its next workflow task
+ * (within seconds). For jobs of milliseconds to seconds.
  */
 export type ExecutionMode = (typeof EXECUTION_MODES)[number];
 

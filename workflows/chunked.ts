@@ -29,7 +29,7 @@ import { FailureTypes } from '../lib/names.js';
 import { handedBack, type Held } from './chunk-results.js';
 import { noteBatchFailed } from './control.js';
 import { MAX_HISTORY_EVENTS } from './per-activity.js';
-import { backoffMs, type RangeEnd, type RangeRun } from './shared.js';
+import { backoffMs, now, type RangeEnd, type RangeRun } from './shared.js';
 import { throttleBackoff } from './throttle.js';
 
 /** Patch: retry timers count from the failed attempt, not from the chunk's result (workflows of before it start them at the full backoff). */
@@ -39,13 +39,6 @@ const FEWER_ROUNDS = 'chunk-rounds-4';
 /** Patch: retry groups wait on a list of due times instead of a timer each (workflows of before it start one per group). */
 const RETRY_DUE_LIST = 'chunk-retry-due-list';
 
-/**
- * The workflow's clock. Date.now() in workflows/ goes against the lint rule, but in a
- * workflow it is the activation's time, replayed as recorded (the sandbox fixes it), and
- * nothing else gives the time now.
- */
-// eslint-disable-next-line no-restricted-syntax
-const now = () => Date.now();
 
 export async function runChunked(r: RangeRun): Promise<RangeEnd> {
   const ctl = r.control;

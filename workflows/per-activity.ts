@@ -26,14 +26,17 @@ const PAGE_SIZE = 500;
 /** Continue-as-new well before the server's limits even if the suggestion comes late. */
 export const MAX_HISTORY_EVENTS = 8_000;
 
-/** The failure type and message of a job's last attempt, whatever ended it. */
-function describeFailure(err: ActivityFailure): { errorType: string; errorMessage: string } {
-  const cause = err.cause;
+/**
+ * The failure type and message of a job's last attempt, whatever ended it: `cause` is
+ * an ActivityFailure's cause, or a local activity's failure itself (it reaches the
+ * workflow without the wrapper).
+ */
+export function describeFailure(cause: Error | undefined, message: string): { errorType: string; errorMessage: string } {
   if (cause instanceof ApplicationFailure) return { errorType: cause.type ?? 'Error', errorMessage: cause.message };
   if (cause instanceof TimeoutFailure) {
     return { errorType: `Timeout${cause.timeoutType ? `:${String(cause.timeoutType)}` : ''}`, errorMessage: cause.message };
   }
-  return { errorType: cause?.name ?? 'Error', errorMessage: cause?.message ?? err.message };
+  return { errorType: cause?.name ?? 'Error', errorMessage: cause?.message ?? message };
 }
 
 /** Patch: dispatch from lanes (runLanes); runs recorded before it replay on runPerActivityV1. */
@@ -74,7 +77,7 @@ function jobRunner(r: RangeRun, gate: AdmissionGate, halted: () => boolean, onSt
     } catch (err) {
       if (isCancellation(err) || !(err instanceof ActivityFailure)) throw err;
       // A job whose attempts are spent is recorded failed even when the stop cancels the others.
-      const ended = await CancellationScope.nonCancellable(() => bookkeeping.failJob({ jobId: job.id, epoch: r.plan.epoch, ...describeFailure(err) }));
+      const ended = await CancellationScope.nonCancellable(() => bookkeeping.failJob({ jobId: job.id, epoch: r.plan.epoch, ...describeFailure(err.cause, err.message) }));
       countStatus(r.tally, ended.status);
       noteBatchFailed(ctl, ended.batchFailed);
       if (ctl.stop) onStop();

@@ -11,6 +11,7 @@ import { allHandlersFinished, condition, continueAsNew, defineQuery, setHandler 
 import type { BatchPlan } from '../activities/index.js';
 import { rangeControlSignal, type ControlState, type RunControl } from './control.js';
 import { runChunked } from './chunked.js';
+import { runLocal } from './local.js';
 import { runPerActivity } from './per-activity.js';
 import type { RangeEnd, RangeRun, Tally } from './shared.js';
 
@@ -45,7 +46,8 @@ export const rangeProgressQuery = defineQuery<RangeProgress>('progress');
 
 /** Runs [cursor, toSeq) in the plan's mode. */
 export function runRange(r: RangeRun): Promise<RangeEnd> {
-  return r.plan.mode === 'chunk' ? runChunked(r) : runPerActivity(r);
+  if (r.plan.mode === 'chunk') return runChunked(r);
+  return r.plan.mode === 'local' ? runLocal(r) : runPerActivity(r);
 }
 
 export async function batchRangeWorkflow(args: BatchRangeArgs): Promise<RangeResult> {

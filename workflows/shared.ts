@@ -60,15 +60,36 @@ export function jobActivityOptions(plan: BatchPlan): ActivityOptions {
   return {
     startToCloseTimeout: plan.policy.timeoutMs,
     heartbeatTimeout: plan.policy.heartbeatTimeoutMs,
-    retry: {
-      maximumAttempts: plan.maxRetries + 1,
-      initialInterval: plan.retry.initialIntervalMs,
-      backoffCoefficient: plan.retry.coefficient,
-      maximumInterval: plan.retry.maximumIntervalMs,
-      nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES, ...plan.policy.nonRetryableErrorTypes],
-    },
+    retry: jobRetryPolicy(plan),
   };
 }
+
+/**
+ * The same for one local activity per job (`local` mode): no heartbeat timeout (its
+ * worker runs the workflow task too); attempts after a backoff of up to 10 s are retried
+ * in the worker, longer ones after a durable timer.
+ */
+export function jobLocalActivityOptions(plan: BatchPlan): LocalActivityOptions {
+  return { startToCloseTimeout: plan.policy.timeoutMs, retry: jobRetryPolicy(plan), localRetryThreshold: '10 seconds' };
+}
+
+function jobRetryPolicy(plan: BatchPlan): NonNullable<ActivityOptions['retry']> {
+  return {
+    maximumAttempts: plan.maxRetries + 1,
+    initialInterval: plan.retry.initialIntervalMs,
+    backoffCoefficient: plan.retry.coefficient,
+    maximumInterval: plan.retry.maximumIntervalMs,
+    nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES, ...plan.policy.nonRetryableErrorTypes],
+  };
+}
+
+/**
+ * The workflow's clock. Date.now() in workflows/ goes against the lint rule, but in a
+ * workflow it is the activation's time, replayed as recorded (the sandbox fixes it), and
+ * nothing else gives the time now.
+ */
+// eslint-disable-next-line no-restricted-syntax
+export const now = () => Date.now();
 
 /** The same backoff Temporal applies, for chunked mode's durable timers. */
 export function backoffMs(plan: BatchPlan, attemptsMade: number): number {

@@ -1,8 +1,9 @@
 /**
  * Resilience: while a 5,000-job batch runs, break something, and check the batch still
  * ends completed with counters equal to its job rows and no attempt's effect applied
- * twice (the ledger job type). The worker, PostgreSQL and Temporal cases run in both
- * execution modes (one activity per job, and chunks that record outcomes in bulk).
+ * twice (the ledger job type). The worker, PostgreSQL and Temporal cases run in each
+ * execution mode (one activity per job, chunks that record outcomes in bulk, one local
+ * activity per job).
  * `npm run test:chaos`; not part of `npm test`.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -35,6 +36,7 @@ afterEach(async () => {
 const SHAPE: Record<LedgerMode, { concurrency: number; ms: number }> = {
   activity: { concurrency: 200, ms: 5 },
   chunk: { concurrency: 20, ms: 40 },
+  local: { concurrency: 100, ms: 5 },
 };
 
 async function setUp(mode: LedgerMode = 'activity', temporalAddress?: string) {
@@ -103,7 +105,7 @@ async function expectIntact(h: Harness, key: string, id: string) {
   return ledger!;
 }
 
-describe.each(['activity', 'chunk'] as const)('a 5,000-job batch (%s mode) survives', (mode) => {
+describe.each(['activity', 'chunk', 'local'] as const)('a 5,000-job batch (%s mode) survives', (mode) => {
   it('kill -9 of the worker, and another worker taking over', async () => {
     const { h, t, startWorker, submit, progress } = await setUp(mode);
     const first = await startWorker();

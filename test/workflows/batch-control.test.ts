@@ -18,7 +18,7 @@ afterAll(() => h?.close());
 
 const post = (path: string, json?: unknown) => h.request('POST', path, { key: t.key, ...(json !== undefined ? { json } : {}) });
 
-describe.each(['activity', 'chunk'] as const)('batch control in %s mode', (mode) => {
+describe.each(['activity', 'chunk', 'local'] as const)('batch control in %s mode', (mode) => {
   const submit = (body: Record<string, unknown>) => h.submit(t.key, { ...body, mode });
 
   it('cancel mid-run: running and pending jobs end cancelled, counters exact; cancel is idempotent', async () => {

@@ -20,7 +20,7 @@ afterAll(() => h?.close());
 const retry = (id: string, json: unknown = {}) => h.request('POST', `/v1/batches/${id}/retry`, { key: t.key, json });
 const jobsOf = (id: string) => listJobs(h.sql, id, { afterSeq: -1, limit: 1_000 });
 
-describe.each(['activity', 'chunk'] as const)('redrive in %s mode', (mode) => {
+describe.each(['activity', 'chunk', 'local'] as const)('redrive in %s mode', (mode) => {
   const submit = (body: Record<string, unknown>) => h.submit(t.key, { ...body, mode, backoff: { initialIntervalMs: 10 } });
 
   it('a partial batch whose failures were transient ends completed; attempts accumulate and history is kept', async () => {

@@ -38,7 +38,7 @@ beforeAll(async () => {
 });
 afterAll(() => h?.close());
 
-describe.each(['activity', 'chunk'] as const)('in %s mode', (mode) => {
+describe.each(['activity', 'chunk', 'local'] as const)('in %s mode', (mode) => {
   it('a retry starts no sooner than its backoff after the failed attempt', async () => {
     // 30 jobs, a third failing twice, four at a time: chunks run on while their failures wait.
     const items = Array.from({ length: 30 }, (_, i) => ({ input: { ms: i % 4 === 0 ? 40 : 5, failTimes: i % 3 === 0 ? 2 : 0 } }));

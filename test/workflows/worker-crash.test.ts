@@ -10,7 +10,7 @@ beforeAll(async () => {
 });
 afterAll(() => h?.close());
 
-it.each(['activity', 'chunk'] as const)('%s mode: a worker killed with SIGKILL mid-batch loses no job and counts none twice', async (mode) => {
+it.each(['activity', 'chunk', 'local'] as const)('%s mode: a worker killed with SIGKILL mid-batch loses no job and counts none twice', async (mode) => {
   const t = await h.tenant();
   const first = spawnWorker(h);
   await first.ready;

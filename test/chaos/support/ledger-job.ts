@@ -6,11 +6,11 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
 import type { Db } from '../../../db/client.js';
-import { defineJobType } from '../../../job-types/job-type.js';
+import { defineJobType, EXECUTION_MODES, type ExecutionMode } from '../../../job-types/job-type.js';
 
-export type LedgerMode = 'activity' | 'chunk';
-/** One ledger job type per execution mode: the chaos tests run in both. */
-export const ledgerTypeName = (mode: LedgerMode) => (mode === 'activity' ? 'test.ledger' : 'test.ledger.chunk');
+export type LedgerMode = ExecutionMode;
+/** One ledger job type per execution mode: the chaos tests run in each. */
+export const ledgerTypeName = (mode: LedgerMode) => (mode === 'activity' ? 'test.ledger' : `test.ledger.${mode}`);
 
 export async function createLedger(sql: Db): Promise<void> {
   await sql`
@@ -23,7 +23,7 @@ export async function createLedger(sql: Db): Promise<void> {
   `;
 }
 
-export const ledgerJobTypes = (sql: Db) => [ledgerJobType(sql, 'activity'), ledgerJobType(sql, 'chunk')];
+export const ledgerJobTypes = (sql: Db) => EXECUTION_MODES.map((mode) => ledgerJobType(sql, mode));
 
 export function ledgerJobType(sql: Db, mode: LedgerMode) {
   return defineJobType({
