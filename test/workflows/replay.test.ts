@@ -41,7 +41,7 @@ describe('histories recorded by earlier builds replay on this one', async () => 
   }
 });
 
-it("this build's own runs replay: chunked with retries and a patch, per activity, fan-out-free small batches", async () => {
+it("this build's own runs replay: chunked with retries and a patch, per activity, local, fan-out-free small batches", async () => {
   const items = (n: number, f: (i: number) => Record<string, unknown>) => sleepItems(Array.from({ length: n }, (_, i) => f(i)));
   const submitted = [
     // A chunk long enough that its failures' backoff has run out when it ends: retries without a timer.
@@ -49,8 +49,19 @@ it("this build's own runs replay: chunked with retries and a patch, per activity
     await h.submit(t.key, { type: 'sleep', mode: 'chunk', concurrency: 4, maxRetries: 3, backoff: { initialIntervalMs: 50 }, items: items(40, (i) => ({ ms: 5, failTimes: i % 4 === 0 ? 2 : 0 })) }),
     await h.submit(t.key, { type: 'sleep', mode: 'activity', concurrency: 3, maxRetries: 2, backoff: { initialIntervalMs: 20 }, items: items(8, (i) => ({ ms: 5, failTimes: i % 4 === 0 ? 1 : 0 })) }),
     await h.submit(t.key, { type: 'sleep', maxRetries: 2, backoff: { initialIntervalMs: 10 }, items: items(3, (i) => ({ ms: 0, failTimes: i === 1 ? 1 : 0 })) }),
+    // Local mode, jobs ending out of the order they started in (a replay resolves them in
+    // the order of their markers): retried in the worker, and some failed for good, which
+    // the run ends at its waves' ends.
+    await h.submit(t.key, {
+      type: 'sleep',
+      mode: 'local',
+      concurrency: 8,
+      maxRetries: 1,
+      backoff: { initialIntervalMs: 10 },
+      items: items(120, (i) => ({ ms: (i * 7) % 13, failTimes: i % 6 === 0 ? 1 : 0, fatal: i % 25 === 3 })),
+    }),
   ];
-  for (const s of submitted) expect((await h.waitForBatch(t.key, s.id)).status).toBe('completed');
+  for (const s of submitted) expect((await h.waitForBatch(t.key, s.id)).status).toBe(s.body.mode === 'local' ? 'partial' : 'completed');
   const ids = submitted.map((s) => `'${s.body.workflowId as string}'`).join(', ');
   const results = Worker.runReplayHistories(replayOptions(), h.client.workflow.list({ query: `WorkflowId IN (${ids})` }).intoHistories());
   const replayed: string[] = [];
