@@ -61,7 +61,8 @@ export async function runLocal(r: RangeRun): Promise<RangeEnd> {
   const fill = async (size: number) => {
     while (queue.length < size && !exhausted) {
       const next = await bookkeeping.listPendingJobs({ batchId: r.batchId, afterSeq, beforeSeq: r.toSeq, limit: PAGE_SIZE });
-      exhausted = next.length === 0;
+      // A short page is the last: no read that finds nothing.
+      exhausted = next.length < PAGE_SIZE;
       for (const j of next) queue.push({ ...j, spent: 0 });
       afterSeq = next.at(-1)?.seq ?? afterSeq;
     }
@@ -143,6 +144,9 @@ export async function runLocal(r: RangeRun): Promise<RangeEnd> {
       const crossing = Math.ceil(((ctl.failureLimit - batchFailed + 1) * ran) / ended.length);
       size = Math.max(1, Math.min(size, crossing));
     }
+    // The range's last wave: nothing to let in before it ends (one timer's round trip
+    // less, most of a one-job batch's latency in this mode).
+    if (queue.length === 0 && exhausted) return { done: true };
     // Ends the workflow task: what arrived while the wave ran comes in with the next.
     if (w.throttled.length > 0) await sleep(throttle.next());
     else {
