@@ -11,6 +11,34 @@ import { slotPools } from './tenant-cap.js';
 /** A local activity's heartbeat: nothing to send it to. */
 const noHeartbeat = () => {};
 
+/**
+ * How long a local activity's bookkeeping statement may go unanswered. A statement on a
+ * connection the server dropped can hang for 30 s and more (seen in the chaos test's
+ * backend terminations); an activity's missed heartbeats cut that attempt short, but a
+ * local activity has no heartbeat timeout, so its statements give up here instead and
+ * the attempt is retried. A statement that did commit meanwhile is found on the retry:
+ * an ended job is not run again, a started attempt is counted as one.
+ */
+export const LOCAL_STATEMENT_TIMEOUT_MS = 10_000;
+
+function boundedFor(ctx: Context) {
+  if (!ctx.info.isLocal) return <T>(run: () => Promise<T>) => run();
+  return async <T>(run: () => Promise<T>): Promise<T> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(ApplicationFailure.create({ type: FailureTypes.StatementTimeout, message: `a database statement did not answer within ${LOCAL_STATEMENT_TIMEOUT_MS} ms` })),
+        LOCAL_STATEMENT_TIMEOUT_MS,
+      );
+    });
+    try {
+      return await Promise.race([run(), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
+
 export interface JobOutcome {
   /**
    * The job's status after this call: its earlier outcome when it had ended already;
@@ -37,7 +65,8 @@ export function createJobActivities({ sql, registry, log, tenantMaxJobsInFlight 
    * before telling Temporal) is not run again: its status comes back as it is.
    */
   const runAttempt = async (ctx: Context, jobId: string): Promise<JobOutcome> => {
-    const attempt = await jobs.startAttempt(sql, jobId);
+    const bound = boundedFor(ctx);
+    const attempt = await bound(() => jobs.startAttempt(sql, jobId));
     if (!attempt) {
       throw ApplicationFailure.create({ type: FailureTypes.NotFound, nonRetryable: true, message: `job ${jobId} no longer exists` });
     }
@@ -80,10 +109,10 @@ export function createJobActivities({ sql, registry, log, tenantMaxJobsInFlight 
           throw err instanceof CancelledFailure ? err : new CancelledFailure('job attempt cancelled');
         }
         const failure = classifyFailure(err, type);
-        await jobs.recordAttemptError(sql, jobId, attempt.attempts, failure.type, failure.message);
+        await bound(() => jobs.recordAttemptError(sql, jobId, attempt.attempts, failure.type, failure.message));
         throw toApplicationFailure(failure);
       }
-      const ended = await jobs.succeedJob(sql, jobId, attempt.attempts, output ?? null);
+      const ended = await bound(() => jobs.succeedJob(sql, jobId, attempt.attempts, output ?? null));
       const status = ended?.status;
       if (status === 'running') {
         // A later attempt of this job has started (Temporal timed this one out while

@@ -12,6 +12,11 @@ export type Db = postgres.Sql | postgres.TransactionSql;
 export function createSql(url: string, options: { max?: number } = {}): Sql {
   return postgres(url, {
     max: options.max ?? 10,
+    // postgres.js waits 30 s by default. A connection opened while the server was
+    // terminating backends (the chaos test) sat in its startup until then, and every
+    // statement queued behind it: a local-mode attempt (no heartbeat to cut it short)
+    // waited the whole 30 s, again and again.
+    connect_timeout: 5,
     onnotice: () => {},
     transform: { column: { from: postgres.toCamel, to: postgres.fromCamel }, undefined: null },
     connection: { application_name: 'batchworks' },

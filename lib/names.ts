@@ -72,6 +72,8 @@ export const FailureTypes = {
   AttemptSuperseded: 'AttemptSuperseded',
   /** A chunked attempt that may have run, but its worker stopped before recording the outcome. */
   AttemptLost: 'AttemptLost',
+  /** A local-mode attempt's bookkeeping statement went unanswered (activities/job.ts); retried. */
+  StatementTimeout: 'StatementTimeout',
 } as const;
 
 export const NON_RETRYABLE_FAILURE_TYPES: readonly string[] = [
