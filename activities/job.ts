@@ -47,7 +47,7 @@ export interface JobOutcome {
   status: JobStatus | 'throttled';
   /** With `throttled`: Temporal attempts of this activity spent before it (earlier attempts of the job). */
   attemptsSpent?: number;
-  /** Local activities only: when the attempt ended, by the worker's clock (epoch ms), for the run's waves (workflows/per-activity.ts). */
+  /** Local activities only: when the attempt ended, by the worker's clock (epoch ms), for the run's waves (workflows/local.ts). */
   endedAt?: number;
 }
 

@@ -8,10 +8,10 @@ import { parseArgs } from 'node:util';
 import { countJobsByStatus } from '../db/jobs.js';
 import { getBatchById } from '../db/batches.js';
 import { insertApiKey, insertTenant } from '../db/tenants.js';
+import type { ExecutionMode } from '../job-types/job-type.js';
 import { runFloor } from './floor.js';
 import { runJobEnds } from './job-ends.js';
 import { chunkTimeline } from './timeline.js';
-import type { ExecutionMode } from '../job-types/job-type.js';
 import { cpuSpent, rssMb, startSystem, type System } from './setup.js';
 
 const { values: opts } = parseArgs({

@@ -39,7 +39,6 @@ const FEWER_ROUNDS = 'chunk-rounds-4';
 /** Patch: retry groups wait on a list of due times instead of a timer each (workflows of before it start one per group). */
 const RETRY_DUE_LIST = 'chunk-retry-due-list';
 
-
 export async function runChunked(r: RangeRun): Promise<RangeEnd> {
   const ctl = r.control;
   // Chunk size is fixed per run (it bounds the timeout); lanes follow the live concurrency.

@@ -24,12 +24,10 @@
 import { ActivityFailure, ApplicationFailure, condition, isCancellation, proxyLocalActivities, sleep, TimeoutFailure, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { noteBatchFailed } from './control.js';
-import { MAX_HISTORY_EVENTS, describeFailure } from './per-activity.js';
+import { MAX_HISTORY_EVENTS, PAGE_SIZE, describeFailure } from './per-activity.js';
 import { bookkeeping, countStatus, jobLocalActivityOptions, now, type RangeEnd, type RangeRun } from './shared.js';
 import { throttleBackoff } from './throttle.js';
 
-/** Ids fetched per page. */
-const PAGE_SIZE = 500;
 /** The most jobs in one wave (one workflow task's markers), unless the concurrency is higher. */
 export const LOCAL_WAVE_JOBS = 500;
 /** The work a wave aims at: how long a pause, cancel or query may wait behind running jobs of a few milliseconds. */

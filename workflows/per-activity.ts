@@ -22,7 +22,7 @@ import { bookkeeping, countStatus, jobActivityOptions, type RangeEnd, type Range
 import { admissionGate, type AdmissionGate } from './throttle.js';
 
 /** Ids fetched per page: small enough for one activity result, large enough to keep dispatch busy. */
-const PAGE_SIZE = 500;
+export const PAGE_SIZE = 500;
 /** Continue-as-new well before the server's limits even if the suggestion comes late. */
 export const MAX_HISTORY_EVENTS = 8_000;
 
