@@ -1,7 +1,10 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import type { Sql } from '../db/client.js';
+import * as attempts from '../db/job-attempts.js';
 import * as jobs from '../db/jobs.js';
 import { tenantOfJob } from '../db/tenant-slots.js';
 import { getJobTenantSettings } from '../db/tenant-settings.js';
+import { groupCommit } from '../lib/group-commit.js';
 import { FailureTypes, type JobStatus } from '../lib/names.js';
 import { classifyFailure, MAX_ERROR_MESSAGE, toApplicationFailure, jobTypeOrFail } from './failures.js';
 import type { ActivityDeps } from './index.js';
@@ -12,30 +15,46 @@ import { slotPools } from './tenant-cap.js';
 const noHeartbeat = () => {};
 
 /**
- * How long a local activity's bookkeeping statement may go unanswered. A statement on a
- * connection the server dropped can hang for 30 s and more (seen in the chaos test's
- * backend terminations); an activity's missed heartbeats cut that attempt short, but a
- * local activity has no heartbeat timeout, so its statements give up here instead and
- * the attempt is retried. A statement that did commit meanwhile is found on the retry:
- * an ended job is not run again, a started attempt is counted as one.
+ * How long an attempt's bookkeeping statement may go unanswered before the attempt
+ * fails (retryably, `StatementTimeout`). A statement on a connection the server dropped
+ * can hang for 30 s and more (seen in the chaos test's backend terminations); an
+ * activity's missed heartbeats cut such an attempt short, but a local activity has no
+ * heartbeat timeout. A statement that did commit meanwhile is found on the retry: an
+ * ended job is not run again, a started attempt is counted as one.
  */
-export const LOCAL_STATEMENT_TIMEOUT_MS = 10_000;
+export const ATTEMPT_STATEMENT_TIMEOUT_MS = 10_000;
 
-function boundedFor(ctx: Context) {
-  if (!ctx.info.isLocal) return <T>(run: () => Promise<T>) => run();
-  return async <T>(run: () => Promise<T>): Promise<T> => {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(ApplicationFailure.create({ type: FailureTypes.StatementTimeout, message: `a database statement did not answer within ${LOCAL_STATEMENT_TIMEOUT_MS} ms` })),
-        LOCAL_STATEMENT_TIMEOUT_MS,
-      );
-    });
-    try {
-      return await Promise.race([run(), late]);
-    } finally {
-      clearTimeout(timer);
-    }
+/**
+ * Statements of one kind running at once (lib/group-commit.ts): attempts that start or
+ * end while they run are written together by the next.
+ */
+const ATTEMPT_STATEMENTS_IN_FLIGHT = 2;
+/** The most attempts one statement writes. */
+const ATTEMPTS_PER_STATEMENT = 500;
+
+/**
+ * The attempt statements of db/job-attempts.ts, written in groups: one statement for
+ * the attempts of many jobs (per-activity and local modes run one attempt per activity,
+ * up to the concurrency at once).
+ */
+function attemptStatements(sql: Sql) {
+  const options = {
+    maxInFlight: ATTEMPT_STATEMENTS_IN_FLIGHT,
+    maxBatch: ATTEMPTS_PER_STATEMENT,
+    timeoutMs: ATTEMPT_STATEMENT_TIMEOUT_MS,
+    timeout: () =>
+      ApplicationFailure.create({ type: FailureTypes.StatementTimeout, message: `a database statement did not answer within ${ATTEMPT_STATEMENT_TIMEOUT_MS} ms` }),
+  };
+  return {
+    start: groupCommit((ids: readonly string[]) => attempts.startAttempts(sql, ids), { ...options, rowOf: (id) => id }),
+    recordError: groupCommit(
+      async (errors: readonly attempts.AttemptError[]) => {
+        await attempts.recordAttemptErrors(sql, errors);
+        return errors.map(() => undefined);
+      },
+      { ...options, rowOf: (e) => e.jobId },
+    ),
+    succeed: groupCommit((successes: readonly attempts.AttemptSuccess[]) => attempts.succeedJobs(sql, successes), { ...options, rowOf: (s) => s.jobId }),
   };
 }
 
@@ -59,14 +78,14 @@ export interface FailedJobOutcome {
 
 export function createJobActivities({ sql, registry, log, tenantMaxJobsInFlight }: ActivityDeps) {
   const poolOf = slotPools(sql, tenantMaxJobsInFlight);
+  const statements = attemptStatements(sql);
   /**
    * One attempt of one job: record the start, run the handler, record the outcome.
    * A job that has ended already (an earlier attempt finished but its worker died
    * before telling Temporal) is not run again: its status comes back as it is.
    */
   const runAttempt = async (ctx: Context, jobId: string): Promise<JobOutcome> => {
-    const bound = boundedFor(ctx);
-    const attempt = await bound(() => jobs.startAttempt(sql, jobId));
+    const attempt = await statements.start(jobId);
     if (!attempt) {
       throw ApplicationFailure.create({ type: FailureTypes.NotFound, nonRetryable: true, message: `job ${jobId} no longer exists` });
     }
@@ -76,7 +95,7 @@ export function createJobActivities({ sql, registry, log, tenantMaxJobsInFlight 
     const parsed = type.input.safeParse(attempt.input);
     if (!parsed.success) {
       const message = `input no longer matches the '${type.name}' schema: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`;
-      await jobs.recordAttemptError(sql, jobId, attempt.attempts, FailureTypes.InvalidJobInput, message);
+      await statements.recordError({ jobId, attempt: attempt.attempts, errorType: FailureTypes.InvalidJobInput, errorMessage: message });
       throw ApplicationFailure.create({ type: FailureTypes.InvalidJobInput, nonRetryable: true, message });
     }
 
@@ -109,10 +128,10 @@ export function createJobActivities({ sql, registry, log, tenantMaxJobsInFlight 
           throw err instanceof CancelledFailure ? err : new CancelledFailure('job attempt cancelled');
         }
         const failure = classifyFailure(err, type);
-        await bound(() => jobs.recordAttemptError(sql, jobId, attempt.attempts, failure.type, failure.message));
+        await statements.recordError({ jobId, attempt: attempt.attempts, errorType: failure.type, errorMessage: failure.message });
         throw toApplicationFailure(failure);
       }
-      const ended = await bound(() => jobs.succeedJob(sql, jobId, attempt.attempts, output ?? null));
+      const ended = await statements.succeed({ jobId, attempt: attempt.attempts, output: output ?? null });
       const status = ended?.status;
       if (status === 'running') {
         // A later attempt of this job has started (Temporal timed this one out while

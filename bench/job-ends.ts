@@ -7,7 +7,8 @@
  */
 import { getBatchById, insertBatch, markBatchRunning } from '../db/batches.js';
 import type { Sql } from '../db/client.js';
-import { listJobs, succeedJob } from '../db/jobs.js';
+import { succeedJob } from '../db/job-attempts.js';
+import { listJobs } from '../db/jobs.js';
 
 export async function runJobEnds(sql: Sql, tenantId: string, jobs: number): Promise<object> {
   const batch = await sql.begin((tx) =>

@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { foldSuccessStripes } from '../../db/batch-counters.js';
 import { finishBatch, getBatchById, markBatchRunning } from '../../db/batches.js';
-import { failJob, listJobs, startAttempt, succeedJob } from '../../db/jobs.js';
+import { startAttempt, succeedJob } from '../../db/job-attempts.js';
+import { failJob, listJobs } from '../../db/jobs.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { insertSleepBatch } from '../support/sleep-batch.js';
 

@@ -152,15 +152,18 @@ describe.each(['activity', 'chunk', 'local'] as const)('batch lifecycle in %s mo
   });
 
   it('answers the progress query while running and shows search attributes', async () => {
+    // In local mode a query reaches the run between two waves of about a second each
+    // (workflows/local.ts): enough jobs that one comes before the last wave, under load too.
+    const n = mode === 'local' ? 60 : 20;
     const { id, body } = await submit({
       type: 'sleep',
       concurrency: 2,
-      items: sleepItems(Array.from({ length: 20 }, () => ({ ms: 100 }))),
+      items: sleepItems(Array.from({ length: n }, () => ({ ms: 100 }))),
     });
     const handle = h.client.workflow.getHandle(body.workflowId as string);
     await h.waitForBatch(t.key, id, { until: (b) => b.counters.succeeded >= 1 && b.status === 'running' });
     const progress = await handle.query<BatchProgress>('progress');
-    expect(progress).toMatchObject({ batchId: id, status: 'running', total: 20, mode });
+    expect(progress).toMatchObject({ batchId: id, status: 'running', total: n, mode });
     // In local mode a query reaches the run between two waves (workflows/local.ts), when none is in flight.
     if (mode !== 'local') expect(progress.running).toBeGreaterThanOrEqual(1);
     expect(progress.running).toBeLessThanOrEqual(2);
@@ -168,7 +171,7 @@ describe.each(['activity', 'chunk', 'local'] as const)('batch lifecycle in %s mo
     if (mode !== 'chunk') expect(progress.succeeded).toBeGreaterThanOrEqual(1);
     await h.waitForBatch(t.key, id);
     const final = await handle.query<BatchProgress>('progress');
-    expect(final).toMatchObject({ status: 'completed', succeeded: 20, processed: 20, percent: 100, running: 0 });
+    expect(final).toMatchObject({ status: 'completed', succeeded: n, processed: n, percent: 100, running: 0 });
     const desc = await handle.describe();
     expect(desc.typedSearchAttributes.get(SearchAttributes.TenantId)).toBe(t.id);
     expect(desc.typedSearchAttributes.get(SearchAttributes.BatchId)).toBe(id);
