@@ -41,8 +41,16 @@ export function toApplicationFailure(f: ClassifiedFailure): ApplicationFailure {
     type: f.type,
     message: f.message,
     nonRetryable: f.nonRetryable,
-    ...(f.retryAfterMs !== undefined ? { nextRetryDelay: f.retryAfterMs } : {}),
+    // Temporal's retry policy reads nextRetryDelay; a workflow that runs the retries
+    // itself (local mode, workflows/local.ts) cannot (the SDK does not decode it), so the
+    // delay also travels in the details.
+    ...(f.retryAfterMs !== undefined ? { nextRetryDelay: f.retryAfterMs, details: [{ retryAfterMs: f.retryAfterMs } satisfies RetryAfterDetails] } : {}),
   });
+}
+
+/** The details of a failure whose handler said when to try again. */
+export interface RetryAfterDetails {
+  retryAfterMs: number;
 }
 
 /** The registered job type, or a non-retryable failure: a worker without it can never run the job. */

@@ -30,6 +30,7 @@ export function createActivities(deps: ActivityDeps) {
 export type Activities = ReturnType<typeof createActivities>;
 export type { BatchPlan, BatchSnapshot } from './batch.js';
 export type { JobOutcome } from './job.js';
+export type { RetryAfterDetails } from './failures.js';
 export type { ChunkArgs, ChunkResult, JobRef, RetryEntry } from './chunk-contract.js';
 export type { ConsolidationClaim, ConsolidationState } from './consolidation.js';
 export type { SimilaritySummary } from './documents.js';

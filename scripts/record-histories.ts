@@ -1,6 +1,6 @@
 /**
  * `npx tsx scripts/record-histories.ts [dir]`: records a run of each workflow shape
- * with this checkout's code (chunked with retries, per activity, a small batch, pause /
+ * with this checkout's code (chunked with retries, per activity, local with retries, a small batch, pause /
  * concurrency / resume updates, a chunked batch fanned out over ranges, a consolidation)
  * on a throwaway system (the bench's), and writes their histories, binary as the server
  * sends them, with an index of their workflow ids. Default dir:
@@ -67,6 +67,15 @@ try {
       maxRetries: 2,
       backoff: { initialIntervalMs: 20 },
       items: items(8, (i) => ({ ms: 5, failTimes: i % 4 === 0 ? 1 : 0 })),
+    }),
+    // Retries on the way and jobs that end failed after their last attempt.
+    'local-retries': await call('POST', '/v1/batches', {
+      type: 'sleep',
+      mode: 'local',
+      concurrency: 4,
+      maxRetries: 2,
+      backoff: { initialIntervalMs: 30 },
+      items: items(40, (i) => ({ ms: 5, failTimes: i % 10 === 5 ? 3 : i % 4 === 0 ? 2 : 0 })),
     }),
     'small-chunk': await call('POST', '/v1/batches', { type: 'sleep', maxRetries: 2, backoff: { initialIntervalMs: 10 }, items: items(3, (i) => ({ ms: 0, failTimes: i === 1 ? 1 : 0 })) }),
     'chunk-paused-resumed': await call('POST', '/v1/batches', { type: 'sleep', mode: 'chunk', concurrency: 2, items: items(100, () => ({ ms: 30 })) }),

@@ -48,7 +48,7 @@ import {
 } from './control.js';
 import { createFanOut, fanOut, forwardControl, rangeSizeOf, type FanOut } from './fan-out.js';
 import { runRange } from './range.js';
-import { bookkeeping, BOOKKEEPING_OPTIONS, type Tally } from './shared.js';
+import { bookkeeping, BOOKKEEPING_OPTIONS, type HeldRetry, type Tally } from './shared.js';
 import { maybeStartThresholdConsolidation } from './consolidation-trigger.js';
 import { afterBatchFinished } from './documents.js';
 
@@ -59,6 +59,8 @@ export interface BatchWorkflowArgs {
   tenantId: string;
   /** Jobs before this position have been dispatched and settled; set by continue-as-new. */
   cursor?: number;
+  /** Set by continue-as-new: local-mode jobs between attempts. */
+  retries?: HeldRetry[];
   /**
    * Set by the API on a chunked batch of at most LOCAL_CHUNK_MAX jobs: startBatch runs
    * them itself, one local activity instead of two (most of a small batch's latency).
@@ -192,12 +194,13 @@ export async function batchWorkflow(args: BatchWorkflowArgs): Promise<BatchSnaps
         },
         finishEpoch: started.epoch,
         firstChunk: started.firstChunk,
+        retries: args.retries,
       });
       if (end.done) finishedByRange = end.finished;
       if (!end.done && !ctl.stop) {
         // Updates record their change on the row, which the next run reads: let them finish.
         await condition(allHandlersFinished);
-        await continueAsNew<typeof batchWorkflow>({ ...args, cursor: end.continueFrom });
+        await continueAsNew<typeof batchWorkflow>({ ...args, cursor: end.continueFrom, retries: end.retries?.length ? end.retries : undefined });
       }
     } else {
       fan = createFanOut(started, rangeSize);

@@ -1,8 +1,7 @@
 /**
- * `local` mode: one Temporal local activity per job, run by the worker that runs the
- * workflow task, under the batch's retry policy (attempts after a backoff of up to 10 s
- * are retried in the worker, longer ones after a durable timer). No round trip through
- * the server per attempt; each job's outcome is a marker in the history.
+ * `local` mode: one Temporal local activity per attempt of a job, run by the worker that
+ * runs the workflow task, under the batch's retry policy (below). No round trip through
+ * the server per attempt; each attempt's outcome is a marker in the history.
  *
  * While local activities are in flight the worker holds the run's workflow task open
  * (heartbeating it at 80% of its timeout, 8 s by default) and records their markers only
@@ -14,6 +13,14 @@
  * from the rate of the wave before (its jobs' `endedAt`, the worker's clock as recorded
  * in their markers), and never goes below the concurrency (one job per lane).
  *
+ * A job whose attempt fails and may be tried again does not hold its wave up (with the
+ * attempt retried in the worker, every wave waited out the backoff of its last failure:
+ * W3 ran at half W1's rate). Each dispatch is one attempt; the run keeps the job until
+ * its backoff has run out, counted from the start of the next workflow task (after the
+ * failure, by the workflow's clock), and it goes first in the first wave after that.
+ * Attempts and backoffs are the batch's retry policy's, as Temporal would apply them
+ * (a handler's own delay too); jobs between attempts are carried over a continue-as-new.
+ *
  * Everything the run decides depends only on the order jobs are dispatched in and on
  * what a whole wave returned, never on the order attempts end in within a wave: a replay
  * resolves local activities in the order of their markers, but wakes the lanes in an
@@ -21,11 +28,11 @@
  * position order, and its throttled jobs (the tenant at its cap) go first in the next
  * wave, after the throttle's backoff instead of the 1 ms timer.
  */
-import { ActivityFailure, ApplicationFailure, condition, isCancellation, proxyLocalActivities, sleep, TimeoutFailure, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import { ActivityFailure, ApplicationFailure, condition, isCancellation, patched, proxyLocalActivities, sleep, TimeoutFailure, workflowInfo } from '@temporalio/workflow';
+import type { Activities, RetryAfterDetails } from '../activities/index.js';
 import { noteBatchFailed } from './control.js';
 import { MAX_HISTORY_EVENTS, PAGE_SIZE, describeFailure } from './per-activity.js';
-import { bookkeeping, countStatus, jobLocalActivityOptions, now, type RangeEnd, type RangeRun } from './shared.js';
+import { backoffMs, bookkeeping, countStatus, jobLocalActivityOptions, now, type HeldRetry, type RangeEnd, type RangeRun } from './shared.js';
 import { throttleBackoff } from './throttle.js';
 
 /** The most jobs in one wave (one workflow task's markers), unless the concurrency is higher. */
@@ -35,17 +42,40 @@ export const LOCAL_WAVE_MS = 1_000;
 /** Jobs one run dispatches before it continues as new: about one event each (two for a job that ends failed). */
 export const LOCAL_RUN_JOBS = 3_000;
 
+/** Patch: a dispatch is one attempt, and the run holds a job between attempts (runs of before it retried in the worker). */
+export const LOCAL_WAVE_RETRIES = 'local-wave-retries';
+
 interface Job {
   id: string;
   seq: number;
-  /** Temporal attempts spent by earlier dispatches that were throttled. */
+  /** Temporal attempts spent by earlier dispatches that were throttled (runs before LOCAL_WAVE_RETRIES). */
   spent: number;
+  /** Attempts made (LOCAL_WAVE_RETRIES). */
+  attempts: number;
+}
+
+/** A job waiting out its backoff: `readyAt` by the workflow's clock, or, right after its failure, the backoff still to count. */
+interface Held extends Job {
+  readyAt?: number;
+  backoff: number;
 }
 
 export async function runLocal(r: RangeRun): Promise<RangeEnd> {
   const ctl = r.control;
   const options = jobLocalActivityOptions(r.plan);
   const maxAttempts = options.retry?.maximumAttempts;
+  const waveRetries = patched(LOCAL_WAVE_RETRIES);
+  const nonRetryable = options.retry?.nonRetryableErrorTypes ?? [];
+  const retryable = (cause: Error | undefined) =>
+    cause instanceof ApplicationFailure ? !cause.nonRetryable && !nonRetryable.includes(cause.type ?? '') : cause instanceof TimeoutFailure;
+  const backoffAfter = (attempts: number, cause: Error | undefined) => {
+    const own = cause instanceof ApplicationFailure ? (cause.details?.[0] as Partial<RetryAfterDetails> | undefined)?.retryAfterMs : undefined;
+    return typeof own === 'number' ? own : backoffMs(r.plan, attempts);
+  };
+  /** Jobs between attempts. */
+  let held: Held[] = [];
+  /** Carried over the continue-as-new, by position: they are read again with the rest. */
+  const carried = new Map((r.retries ?? []).map((c) => [c.seq, c]));
 
   /**
    * Jobs to dispatch, in position order: throttled ones of the wave before first, then
@@ -61,7 +91,13 @@ export async function runLocal(r: RangeRun): Promise<RangeEnd> {
       const next = await bookkeeping.listPendingJobs({ batchId: r.batchId, afterSeq, beforeSeq: r.toSeq, limit: PAGE_SIZE });
       // A short page is the last: no read that finds nothing.
       exhausted = next.length < PAGE_SIZE;
-      for (const j of next) queue.push({ ...j, spent: 0 });
+      for (const j of next) {
+        const c = carried.get(j.seq);
+        carried.delete(j.seq);
+        const job = { ...j, spent: 0, attempts: c?.attempts ?? 0 };
+        if (c && c.readyAt > now()) held.push({ ...job, readyAt: c.readyAt, backoff: 0 });
+        else queue.push(job);
+      }
       afterSeq = next.at(-1)?.seq ?? afterSeq;
     }
   };
@@ -72,6 +108,7 @@ export async function runLocal(r: RangeRun): Promise<RangeEnd> {
     let taken = 0;
     let lastEnd = 0;
     const failed: { job: Job; cause: Error | undefined; message: string }[] = [];
+    const retried: Held[] = [];
     const throttled: Job[] = [];
     const lane = async () => {
       while (taken < size && queue.length > 0) {
@@ -80,7 +117,11 @@ export async function runLocal(r: RangeRun): Promise<RangeEnd> {
         inFlight++;
         r.onInFlight(inFlight);
         try {
-          const retry = job.spent > 0 && maxAttempts ? { retry: { ...options.retry, maximumAttempts: Math.max(1, maxAttempts - job.spent) } } : {};
+          const retry = waveRetries
+            ? { retry: { ...options.retry, maximumAttempts: 1 } }
+            : job.spent > 0 && maxAttempts
+              ? { retry: { ...options.retry, maximumAttempts: Math.max(1, maxAttempts - job.spent) } }
+              : {};
           const { runJob } = proxyLocalActivities<Activities>({ ...options, ...retry, summary: `job #${job.seq}` });
           const outcome = await runJob({ jobId: job.id, tenantId: r.tenantId });
           if (outcome.endedAt !== undefined) lastEnd = Math.max(lastEnd, outcome.endedAt);
@@ -88,9 +129,12 @@ export async function runLocal(r: RangeRun): Promise<RangeEnd> {
           else countStatus(r.tally, outcome.status);
         } catch (err) {
           if (isCancellation(err)) throw err;
-          if (err instanceof ActivityFailure) failed.push({ job, cause: err.cause, message: err.message });
-          else if (err instanceof ApplicationFailure || err instanceof TimeoutFailure) failed.push({ job, cause: err, message: err.message });
-          else throw err;
+          const cause = err instanceof ActivityFailure ? err.cause : err instanceof ApplicationFailure || err instanceof TimeoutFailure ? err : undefined;
+          if (!cause && !(err instanceof ActivityFailure)) throw err;
+          const attempts = job.attempts + 1;
+          // Its backoff counts anew (a job back from an earlier backoff has its readyAt).
+          if (waveRetries && retryable(cause) && attempts < (maxAttempts ?? Infinity)) retried.push({ id: job.id, seq: job.seq, spent: job.spent, attempts, backoff: backoffAfter(attempts, cause) });
+          else failed.push({ job, cause, message: (err as Error).message });
         } finally {
           inFlight--;
           r.onInFlight(inFlight);
@@ -98,8 +142,26 @@ export async function runLocal(r: RangeRun): Promise<RangeEnd> {
       }
     };
     await Promise.all(Array.from({ length: lanes }, lane));
-    return { taken, lastEnd, failed, throttled };
+    return { taken, lastEnd, failed, throttled, retried };
   };
+  /**
+   * Held jobs whose backoff has run out go to the front of the queue, in position order.
+   * A job that failed in the wave before has its backoff counted from now: the start of
+   * this workflow task, after its failure.
+   */
+  const release = () => {
+    const t = now();
+    for (const h of held) h.readyAt ??= t + h.backoff;
+    const ready = held.filter((h) => h.readyAt! <= t);
+    if (ready.length === 0) return;
+    held = held.filter((h) => h.readyAt! > t);
+    queue = [...ready.sort((a, b) => a.seq - b.seq), ...queue];
+  };
+  /** Carried over a continue-as-new: jobs between attempts, and queued jobs that have made some. */
+  const toCarry = (): HeldRetry[] => [
+    ...held.map((h) => ({ seq: h.seq, attempts: h.attempts, readyAt: h.readyAt! })),
+    ...queue.filter((j) => j.attempts > 0).map((j) => ({ seq: j.seq, attempts: j.attempts, readyAt: 0 })),
+  ];
 
   const throttle = throttleBackoff();
   let size = Math.max(1, ctl.concurrency);
@@ -107,17 +169,24 @@ export async function runLocal(r: RangeRun): Promise<RangeEnd> {
   for (;;) {
     if (ctl.paused && !ctl.stop) await condition(() => !ctl.paused || ctl.stop);
     if (ctl.stop) return { done: true };
-    // Throttled jobs carry attempts spent: they run before the run continues as new.
+    release();
+    // Throttled jobs carry Temporal attempts spent (runs before LOCAL_WAVE_RETRIES): they run before the run continues as new.
     if (!queue.some((j) => j.spent > 0)) {
       const info = workflowInfo();
       if (info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS || dispatched >= LOCAL_RUN_JOBS) {
-        return { done: false, continueFrom: queue[0]?.seq ?? afterSeq + 1 };
+        const from = Math.min(afterSeq + 1, ...queue.map((j) => j.seq), ...held.map((h) => h.seq));
+        return { done: false, continueFrom: from, retries: toCarry() };
       }
     }
     const lanes = Math.max(1, Math.min(ctl.concurrency, size));
     size = Math.max(size, lanes);
     await fill(size);
-    if (queue.length === 0) return { done: true };
+    if (queue.length === 0) {
+      if (held.length === 0) return { done: true };
+      // Only jobs waiting out their backoff are left: wait for the first.
+      await sleep(Math.max(1, Math.min(...held.map((h) => h.readyAt!)) - now()));
+      continue;
+    }
     const from = now();
     const w = await wave(size, lanes);
     dispatched += w.taken;
@@ -131,6 +200,7 @@ export async function runLocal(r: RangeRun): Promise<RangeEnd> {
     }
     w.throttled.sort((a, b) => a.seq - b.seq);
     queue = [...w.throttled, ...queue];
+    held.push(...w.retried);
     // The next wave's size, from this one's rate: LOCAL_WAVE_MS of work, at least a job
     // per lane. The failure tolerance is checked between waves: while jobs fail, a wave
     // holds about as many jobs as, failing at the same rate, would just cross it.
@@ -144,7 +214,7 @@ export async function runLocal(r: RangeRun): Promise<RangeEnd> {
     }
     // The range's last wave: nothing to let in before it ends (one timer's round trip
     // less, most of a one-job batch's latency in this mode).
-    if (queue.length === 0 && exhausted) return { done: true };
+    if (queue.length === 0 && exhausted && held.length === 0) return { done: true };
     // Ends the workflow task: what arrived while the wave ran comes in with the next.
     if (w.throttled.length > 0) await sleep(throttle.next());
     else {

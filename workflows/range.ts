@@ -13,7 +13,7 @@ import { rangeControlSignal, type ControlState, type RunControl } from './contro
 import { runChunked } from './chunked.js';
 import { runLocal } from './local.js';
 import { runPerActivity } from './per-activity.js';
-import type { RangeEnd, RangeRun, Tally } from './shared.js';
+import type { HeldRetry, RangeEnd, RangeRun, Tally } from './shared.js';
 
 export interface BatchRangeArgs {
   batchId: string;
@@ -26,6 +26,8 @@ export interface BatchRangeArgs {
   /** Set by continue-as-new. */
   cursor?: number;
   tally?: Tally;
+  /** Set by continue-as-new: local-mode jobs between attempts. */
+  retries?: HeldRetry[];
 }
 
 export interface RangeResult extends Tally {
@@ -80,10 +82,17 @@ export async function batchRangeWorkflow(args: BatchRangeArgs): Promise<RangeRes
     onInFlight: (n) => {
       running = n;
     },
+    retries: args.retries,
   });
   if (!end.done && !control.stop) {
     await condition(allHandlersFinished);
-    const next: BatchRangeArgs = { ...args, cursor: end.continueFrom, tally, control: { paused: control.paused, concurrency: control.concurrency } };
+    const next: BatchRangeArgs = {
+      ...args,
+      cursor: end.continueFrom,
+      tally,
+      control: { paused: control.paused, concurrency: control.concurrency },
+      retries: end.retries?.length ? end.retries : undefined,
+    };
     await continueAsNew<typeof batchRangeWorkflow>(next);
   }
   return { ...tally, stopped: control.stop };

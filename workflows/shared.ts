@@ -30,13 +30,28 @@ export interface RangeRun {
   finishEpoch?: number;
   /** The whole range run as one chunk by startBatch (a small batch): only its retries are left. */
   firstChunk?: ChunkResult | undefined;
+  /** Local mode: jobs between attempts when the run before continued as new. */
+  retries?: HeldRetry[] | undefined;
+}
+
+/**
+ * A local-mode job between two attempts (workflows/local.ts), carried over a
+ * continue-as-new: its position, the attempts it has made, and when it may run again
+ * (the workflow's clock).
+ */
+export interface HeldRetry {
+  seq: number;
+  attempts: number;
+  readyAt: number;
 }
 
 /**
  * A range either ran to its end (`finished`: the batch too, by its last chunk), or
  * stopped early for a continue-as-new at `continueFrom`.
  */
-export type RangeEnd = { done: true; finished?: BatchSnapshot & { thresholdSet: boolean } } | { done: false; continueFrom: number };
+export type RangeEnd =
+  | { done: true; finished?: BatchSnapshot & { thresholdSet: boolean } }
+  | { done: false; continueFrom: number; retries?: HeldRetry[] };
 
 /**
  * Bookkeeping activities are short, idempotent SQL statements: local activities keep

@@ -7,6 +7,8 @@ import { z } from 'zod';
 import { defineJobType, TransientJobError } from '../../job-types/job-type.js';
 import { builtInJobTypes, createRegistry } from '../../job-types/registry.js';
 import { listJobs } from '../../db/jobs.js';
+import { LOCAL_RUN_JOBS } from '../../workflows/local.js';
+import type { HeldRetry } from '../../workflows/shared.js';
 import { expectSettledCounters } from '../support/batch-control.js';
 import { createHarness, sleepItems, type Harness, type TestTenant } from '../support/harness.js';
 
@@ -117,4 +119,42 @@ it('in chunk mode, retries that come due while the first pass runs wait on no ti
   await expectSettledCounters(h, id);
   // Each chunk took a claim on the positions it ran; the batch's end removed them.
   expect(await h.sql`select chunk from chunk_claims where batch_id = ${id}`).toEqual([]);
+});
+
+it('in local mode, jobs between attempts when a run continues as new keep their attempts and their backoff', async () => {
+  // Every tenth job fails twice; with one retry allowed it ends failed after exactly two
+  // attempts, the second at least the backoff after the first. Failures of the last
+  // waves before the run continues as new are still waiting out their backoff then:
+  // the next run must not start them afresh (a third attempt) or at once.
+  const total = LOCAL_RUN_JOBS + 400;
+  const items = Array.from({ length: total }, (_, i) => ({ input: { ms: 0, failTimes: i % 10 === 0 ? 2 : 0 } }));
+  const backoffMs = 1_000;
+  const { id, body } = await h.submit(t.key, {
+    type: 'test.clocked',
+    mode: 'local',
+    concurrency: 50,
+    maxRetries: 1,
+    backoff: { initialIntervalMs: backoffMs },
+    items,
+  });
+  const done = await h.waitForBatch(t.key, id);
+  const failing = total / 10;
+  expect(done).toMatchObject({ status: 'partial', counters: { succeeded: total - failing, failed: failing } });
+  const jobs = await listJobs(h.sql, id, { afterSeq: -1, limit: total });
+  for (const job of jobs) {
+    const seen = attemptsSeen.get(job.id)!;
+    expect(seen.map((a) => a.attempt)).toEqual(job.seq % 10 === 0 ? [1, 2] : [1]);
+    expect(job.attempts).toBe(seen.length);
+    if (seen.length === 2) expect(seen[1]!.startedAt - seen[0]!.endedAt).toBeGreaterThanOrEqual(backoffMs - 1);
+  }
+  await expectSettledCounters(h, id);
+  // Not vacuous: a run did hand jobs between attempts to the next.
+  const carried: number[] = [];
+  for await (const wf of h.client.workflow.list({ query: `WorkflowId = '${body.workflowId as string}'` })) {
+    const history = await h.client.workflow.getHandle(body.workflowId as string, wf.runId).fetchHistory();
+    const input = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0]?.data;
+    const args = input ? (JSON.parse(Buffer.from(input).toString()) as { retries?: HeldRetry[] }) : {};
+    if (args.retries?.length) carried.push(args.retries.length);
+  }
+  expect(carried.length).toBeGreaterThan(0);
 });
