@@ -83,35 +83,38 @@ const slotsOf = async (tenantId: string) => {
   return row!;
 };
 
-it('holds a tenant to its cap across a chunked and a per-activity batch at once, and both complete exactly', async () => {
+it('holds a tenant to its cap across a chunked, a per-activity and a local batch at once, and all complete exactly', async () => {
   const a = await h.tenant('capped');
   await setMaxJobsInFlight(h.sql, a.id, 10);
   const items = (n: number) => Array.from({ length: n }, () => ({ input: { ms: 60 } }));
-  const [chunked, perActivity] = await Promise.all([
+  const [chunked, perActivity, local] = await Promise.all([
     h.submit(a.key, { type: PROBE, mode: 'chunk', concurrency: 50, items: items(300) }),
     h.submit(a.key, { type: PROBE, mode: 'activity', concurrency: 50, items: items(150) }),
+    h.submit(a.key, { type: PROBE, mode: 'local', concurrency: 50, items: items(100) }),
   ]);
-  expect([chunked.status, perActivity.status]).toEqual([202, 202]);
-  const [c, p] = await Promise.all([h.waitForBatch(a.key, chunked.id), h.waitForBatch(a.key, perActivity.id)]);
+  expect([chunked.status, perActivity.status, local.status]).toEqual([202, 202, 202]);
+  const [c, p, l] = await Promise.all([h.waitForBatch(a.key, chunked.id), h.waitForBatch(a.key, perActivity.id), h.waitForBatch(a.key, local.id)]);
   expect(c.status).toBe('completed');
   expect(c.counters).toMatchObject({ total: 300, succeeded: 300, failed: 0, cancelled: 0 });
   expect(p.status).toBe('completed');
   expect(p.counters).toMatchObject({ total: 150, succeeded: 150, failed: 0, cancelled: 0 });
+  expect(l.status).toBe('completed');
+  expect(l.counters).toMatchObject({ total: 100, succeeded: 100, failed: 0, cancelled: 0 });
 
   const seen = await probe(a.id);
   // Every job ran once (a throttled dispatch is not an attempt), never more than 10 at once,
   // and the cap was reached rather than respected by accident.
-  expect(seen?.runs).toBe(450);
+  expect(seen?.runs).toBe(550);
   expect(seen?.current).toBe(0);
   expect(seen?.peak).toBeLessThanOrEqual(10);
   expect(seen?.peak).toBeGreaterThanOrEqual(2);
   const attempts = await h.sql<{ attempts: number; jobs: number }[]>`
     select attempts, count(*)::int as jobs
     from jobs
-    where batch_id in ${h.sql([chunked.id, perActivity.id])}
+    where batch_id in ${h.sql([chunked.id, perActivity.id, local.id])}
     group by attempts
   `;
-  expect(attempts).toEqual([{ attempts: 1, jobs: 450 }]);
+  expect(attempts).toEqual([{ attempts: 1, jobs: 550 }]);
   // Every slot went back: a chunk's when it ended, the worker pool's for per-activity
   // attempts once it went unused (a tenth of a second).
   await waitFor('every slot back', async () => {
