@@ -26,9 +26,10 @@ export const ATTEMPT_STATEMENT_TIMEOUT_MS = 10_000;
 
 /**
  * Statements of one kind running at once (lib/group-commit.ts): attempts that start or
- * end while they run are written together by the next.
+ * end while it runs are written together by the next. Two at once did a little worse
+ * (more, smaller statements; README, Performance, session 13).
  */
-const ATTEMPT_STATEMENTS_IN_FLIGHT = 2;
+const ATTEMPT_STATEMENTS_IN_FLIGHT = 1;
 /** The most attempts one statement writes. */
 const ATTEMPTS_PER_STATEMENT = 500;
 
