@@ -81,8 +81,10 @@ export function jobActivityOptions(plan: BatchPlan): ActivityOptions {
 
 /**
  * The same for one local activity per job (`local` mode): no heartbeat timeout (its
- * worker runs the workflow task too); attempts after a backoff of up to 10 s are retried
- * in the worker, longer ones after a durable timer.
+ * worker runs the workflow task too). Runs since the patch local-wave-retries dispatch
+ * each attempt on its own (maximumAttempts 1) and hold a failed job themselves
+ * (workflows/local.ts); in runs before it, attempts after a backoff of up to 10 s were
+ * retried in the worker, longer ones after a durable timer.
  */
 export function jobLocalActivityOptions(plan: BatchPlan): LocalActivityOptions {
   return { startToCloseTimeout: plan.policy.timeoutMs, retry: jobRetryPolicy(plan), localRetryThreshold: '10 seconds' };
