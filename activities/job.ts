@@ -40,7 +40,7 @@ const ATTEMPTS_PER_STATEMENT = 500;
  * the attempts of many jobs (per-activity and local modes run one attempt per activity,
  * up to the concurrency at once).
  */
-function attemptStatements(sql: Sql) {
+export function attemptStatements(sql: Sql) {
   const options = {
     maxInFlight: ATTEMPT_STATEMENTS_IN_FLIGHT,
     maxBatch: ATTEMPTS_PER_STATEMENT,

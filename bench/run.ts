@@ -258,8 +258,9 @@ if (wanted('ingest')) {
 }
 if (wanted('ends')) {
   await fresh(async (sys) => {
-    say(`ends: ${n(5_000)} per-activity job ends against PostgreSQL alone, 100 at once`);
-    console.log(JSON.stringify(await runJobEnds(sys.sql, sys.tenantId, n(5_000))));
+    say(`ends: ${n(5_000)} per-activity job ends against PostgreSQL alone, 100 at once, one statement each, then grouped as the worker writes them`);
+    console.log(JSON.stringify(await runJobEnds(sys.sql, sys.tenantId, n(5_000), false)));
+    console.log(JSON.stringify(await runJobEnds(sys.sql, sys.tenantId, n(5_000), true)));
   });
 }
 if (wanted('floor')) {

@@ -67,7 +67,8 @@ export async function recordAttemptErrors(sql: Db, errors: readonly AttemptError
       error_message = g.error_message,
       updated_at = now()
     from jsonb_to_recordset(${JSON.stringify(given)}::text::jsonb) as g(id uuid, attempt int, error_type text, error_message text)
-    where j.id = g.id
+    where j.id = any(${errors.map((e) => e.jobId)}::uuid[])
+      and j.id = g.id
       and j.status = 'running'
       and j.attempts = g.attempt
   `;
@@ -104,6 +105,7 @@ export interface SucceededJob {
  */
 export async function succeedJobs(sql: Db, successes: readonly AttemptSuccess[]): Promise<(SucceededJob | undefined)[]> {
   const given = successes.map((s) => ({ id: s.jobId, attempt: s.attempt, output: s.output ?? null }));
+  const ids = successes.map((s) => s.jobId);
   const rows = await sql<{ id: string; status: JobStatus | null; ended: boolean }[]>`
     with given as materialized (
       select *
@@ -116,7 +118,8 @@ export async function succeedJobs(sql: Db, successes: readonly AttemptSuccess[])
         completed_at = now(),
         updated_at = now()
       from given g
-      where j.id = g.id
+      where j.id = any(${ids}::uuid[])
+        and j.id = g.id
         and j.status in ('pending', 'running')
         and j.attempts = g.attempt
       returning j.id, j.batch_id, j.seq
@@ -131,11 +134,10 @@ export async function succeedJobs(sql: Db, successes: readonly AttemptSuccess[])
       set succeeded = s.succeeded + excluded.succeeded
     )
     select g.id,
-      case when e.id is not null then 'succeeded'::job_status else j.status end as status,
+      case when e.id is not null then 'succeeded'::job_status else (select j.status from jobs j where j.id = g.id) end as status,
       e.id is not null as ended
     from given g
     left join ended e on e.id = g.id
-    left join jobs j on j.id = g.id
   `;
   const byId = new Map(rows.map((r) => [r.id, r]));
   return successes.map((s) => {
