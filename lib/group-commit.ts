@@ -1,4 +1,5 @@
 import DataLoader from 'dataloader';
+import { withDeadline } from './deadline.js';
 
 export interface GroupCommitOptions<K> {
   /** Statements of this kind running at once; calls made meanwhile wait and go together in the next. */
@@ -42,14 +43,9 @@ export function groupCommit<K, V>(run: (keys: readonly K[]) => Promise<(V | Erro
   };
   const loader = new DataLoader<K, V>(
     async (keys) => {
-      let timer: NodeJS.Timeout | undefined;
       try {
-        const late = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(options.timeout()), options.timeoutMs);
-        });
-        return await Promise.race([inRounds(keys, options.rowOf, run), late]);
+        return await withDeadline(inRounds(keys, options.rowOf, run), options.timeoutMs, options.timeout);
       } finally {
-        clearTimeout(timer);
         running--;
         const next = waiting.shift();
         if (next) start(next);

@@ -200,7 +200,7 @@ export async function batchWorkflow(args: BatchWorkflowArgs): Promise<BatchSnaps
       if (!end.done && !ctl.stop) {
         // Updates record their change on the row, which the next run reads: let them finish.
         await condition(allHandlersFinished);
-        await continueAsNew<typeof batchWorkflow>({ ...args, cursor: end.continueFrom, retries: end.retries?.length ? end.retries : undefined });
+        await continueAsNew<typeof batchWorkflow>({ ...args, cursor: end.continueFrom, retries: end.retries });
       }
     } else {
       fan = createFanOut(started, rangeSize);

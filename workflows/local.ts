@@ -175,7 +175,8 @@ export async function runLocal(r: RangeRun): Promise<RangeEnd> {
       const info = workflowInfo();
       if (info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS || dispatched >= LOCAL_RUN_JOBS) {
         const from = Math.min(afterSeq + 1, ...queue.map((j) => j.seq), ...held.map((h) => h.seq));
-        return { done: false, continueFrom: from, retries: toCarry() };
+        const retries = toCarry();
+        return { done: false, continueFrom: from, ...(retries.length > 0 ? { retries } : {}) };
       }
     }
     const lanes = Math.max(1, Math.min(ctl.concurrency, size));

@@ -91,7 +91,7 @@ export async function batchRangeWorkflow(args: BatchRangeArgs): Promise<RangeRes
       cursor: end.continueFrom,
       tally,
       control: { paused: control.paused, concurrency: control.concurrency },
-      retries: end.retries?.length ? end.retries : undefined,
+      retries: end.retries,
     };
     await continueAsNew<typeof batchRangeWorkflow>(next);
   }

@@ -51,6 +51,7 @@ export interface HeldRetry {
  */
 export type RangeEnd =
   | { done: true; finished?: BatchSnapshot & { thresholdSet: boolean } }
+  /** `retries`: local mode's jobs between attempts, when there are any. */
   | { done: false; continueFrom: number; retries?: HeldRetry[] };
 
 /**

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import type { Sql } from '../../db/client.js';
 import { ping } from '../../db/operations.js';
+import { withDeadline } from '../../lib/deadline.js';
 import { toError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { TemporalDeps } from '../../temporal/batch-client.js';
@@ -10,19 +11,11 @@ import { problemResponse } from '../problem.js';
 const CHECK_TIMEOUT_MS = 2_000;
 
 async function check(name: string, probe: () => Promise<unknown>): Promise<{ name: string; ok: boolean; error?: string }> {
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      probe(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
-      }),
-    ]);
+    await withDeadline(probe(), CHECK_TIMEOUT_MS, () => new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`));
     return { name, ok: true };
   } catch (err) {
     return { name, ok: false, error: toError(err).message };
-  } finally {
-    clearTimeout(timer);
   }
 }
 
