@@ -4,7 +4,7 @@
  * the worker as its own process (so its memory can be measured).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,6 +61,8 @@ export async function startSystem(log: (m: string) => void): Promise<System> {
   // BENCH_CPU_PROF=<dir>: the worker writes a V8 CPU profile there when it stops (open it in
   // Chrome DevTools, or summarise it with bench/profile-summary.ts).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-interval', '250', '--cpu-prof-dir', path.resolve(process.env.BENCH_CPU_PROF)] : [];
+  // BENCH_WORKER_LOG=<file>: the worker's log at debug level goes there (each chunk's phases: 'chunk ended').
+  const workerLog = process.env.BENCH_WORKER_LOG ? await open(path.resolve(process.env.BENCH_WORKER_LOG), 'a') : undefined;
   const worker: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', path.join(root, 'worker.ts')], {
     cwd: root,
     env: {
@@ -70,10 +72,12 @@ export async function startSystem(log: (m: string) => void): Promise<System> {
       TEMPORAL_ADDRESS: server.address,
       TEMPORAL_TASK_QUEUE: taskQueue,
       WORKFLOW_BUNDLE_PATH: bundlePath,
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: workerLog ? 'debug' : 'warn',
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', workerLog ? workerLog.fd : 'ignore', 'inherit'],
   });
+  // The child has its own copy of the descriptor.
+  await workerLog?.close();
 
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection, namespace: 'default' });

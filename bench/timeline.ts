@@ -2,7 +2,8 @@
  * `--timeline`: where a chunked workload's time went, read back from its runs' Temporal
  * histories. One line per chunk activity on stderr: when it was scheduled, started and
  * completed (ms after the submit response), which jobs it ran (a range, or positions of
- * retries), what came back, and the durable timers between. Ends with the workflow
+ * retries), what came back, each workflow task (scheduled, handed to the worker,
+ * completed) and the durable timers between. Ends with the workflow
  * tasks' time on the worker (started to completed), when the first pass and the last
  * chunk ended, how many retry rounds ran, and the chunks' time summed.
  */
@@ -28,15 +29,20 @@ export async function chunkTimeline(sys: System, batchId: string, submittedAt: n
   const timers: { at: number; fired?: number; ms: number }[] = [];
   /** Each workflow task's time on the worker: from the server handing it out to its completion. */
   const taskMs: number[] = [];
+  /** Each workflow task: scheduled, started (handed to the worker), completed; ms after the submit response. */
+  const tasks: { scheduled: number; started: number; completed: number }[] = [];
   for await (const wf of sys.client.workflow.list({ query: `BatchId = '${batchId}'` })) {
     const { events } = await sys.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
     const bySchedule = new Map<number, Chunk>();
     const timerById = new Map<string, (typeof timers)[number]>();
+    let taskScheduled: number | undefined;
     let taskStarted: number | undefined;
     for (const e of events ?? []) {
+      if (e.workflowTaskScheduledEventAttributes) taskScheduled = ms(e);
       if (e.workflowTaskStartedEventAttributes) taskStarted = ms(e);
       if (e.workflowTaskCompletedEventAttributes && taskStarted !== undefined) {
         taskMs.push(ms(e) - taskStarted);
+        tasks.push({ scheduled: (taskScheduled ?? taskStarted) - submittedAt, started: taskStarted - submittedAt, completed: ms(e) - submittedAt });
         taskStarted = undefined;
       }
       const s = e.activityTaskScheduledEventAttributes;
@@ -75,6 +81,7 @@ export async function chunkTimeline(sys: System, batchId: string, submittedAt: n
         (r ? `  ok ${r.succeeded} failed ${r.failed} back ${back}` : ''),
     );
   }
+  for (const t of tasks) say(`  task  ${String(t.scheduled).padStart(6)} ${String(t.started).padStart(6)} ${String(t.completed).padStart(6)}`);
   for (const t of timers) say(`  timer ${String(t.at).padStart(6)} -> ${String(t.fired ?? '-').padStart(6)} (${t.ms} ms)`);
   const firstPass = chunks.filter((c) => c.args.range);
   const retries = chunks.filter((c) => !c.args.range);
