@@ -49,24 +49,59 @@ export async function loadByIds(sql: Db, batchId: string, ids: readonly string[]
 }
 
 /**
- * The jobs at these positions of the batch that have not ended, in order. Read as the
- * positions' span, filtered by a JSON object keyed by position (see recordOutcomes on
- * why not `seq = any(…)` or a join).
+ * The jobs at these positions of the batch that have not ended, in order. Positions
+ * that fill most of their span (DENSE_FLUSH) are read as the span, filtered by a JSON
+ * object keyed by position; sparser ones (a retry round's: W3's are a tenth of their
+ * span) are looked up one by one (see sparseJobIds).
  */
 export async function loadBySeqs(sql: Db, batchId: string, seqs: readonly number[]): Promise<ChunkJob[]> {
   const span = spanOf(seqs);
   if (!span) return [];
+  if (seqs.length >= DENSE_FLUSH * (span.toSeq - span.fromSeq)) {
+    return sql<ChunkJob[]>`
+      select id, seq, status, attempts, retry_base, input
+      from jobs
+      where batch_id = ${batchId}
+        and seq >= ${span.fromSeq}
+        and seq < ${span.toSeq}
+        and ${keySet(seqs)}::text::jsonb ? seq::text
+        and status in ('pending', 'running')
+      order by seq
+    `;
+  }
   return sql<ChunkJob[]>`
-    select id, seq, status, attempts, retry_base, input
-    from jobs
-    where batch_id = ${batchId}
-      and seq >= ${span.fromSeq}
-      and seq < ${span.toSeq}
-      and ${keySet(seqs)}::text::jsonb ? seq::text
-      and status in ('pending', 'running')
-    order by seq
+    select j.id, j.seq, j.status, j.attempts, j.retry_base, j.input
+    from unnest(${[...new Set(seqs)]}::int[]) as s(seq)
+    cross join lateral (
+      select id, seq, status, attempts, retry_base, input
+      from jobs
+      where batch_id = ${batchId}
+        and seq = s.seq
+        and status in ('pending', 'running')
+      limit 1
+    ) j
+    order by j.seq
   `;
 }
+
+/**
+ * The ids of the batch's jobs at these positions, found one position at a time: a
+ * lateral subquery with `limit 1` cannot be merged into a join, so each position is one
+ * probe of the (batch_id, seq) key, whatever the planner's statistics say. Reading the
+ * positions' span instead reads ten rows for each one wanted in a retry round of W3
+ * (76 ms against 25 for 5,000 positions every tenth). `seq = any(…)` is not safe: on a
+ * batch the statistics do not know yet, the planner used the key on `batch_id` alone
+ * and filtered every row of the batch by the array (38–53 ms a flush of 1,000, against
+ * 13–18 by span). Mind it if an index on `batch_id` alone is ever added: it would be a
+ * candidate for these probes too.
+ */
+const sparseJobIds = (sql: Db, batchId: string, seqs: readonly number[]) => sql`
+  array(
+    select x.id
+    from unnest(${[...new Set(seqs)]}::int[]) as s(seq)
+    cross join lateral (select id from jobs where batch_id = ${batchId} and seq = s.seq limit 1) x
+  )
+`;
 
 /*
  * Job ids or positions as the keys of one JSON object, which `?` and `->` search by
@@ -204,11 +239,11 @@ export interface AttemptOutcome {
  * know a batch whose rows are this new: they can take a 100,000-job batch for a row or
  * two. Joined to the outcomes (unnest), the planner then read all of the batch's rows
  * for every flush (48 ms a flush in W1, against 2), or, with the join's other input
- * also misjudged, rescanned the outcomes for every row (500 ms). So there is no join:
- * the statement reads the rows at the outcomes' positions, from the lowest to the
- * highest (a first-pass flush's own rows; a retry round's are a tenth of its span),
- * and picks each one's outcome out of one JSON value: an array by offset in the span
- * when the flush fills most of it, otherwise an object keyed by position.
+ * also misjudged, rescanned the outcomes for every row (500 ms). So there is no join.
+ * A flush that fills most of its span (a first pass's) reads the span's rows; a
+ * sparser one (a retry round's) finds its rows one position at a time (sparseJobIds).
+ * Each row's outcome comes out of one JSON value: an array by offset in the span when
+ * the flush is dense, otherwise an object keyed by position.
  */
 export async function recordOutcomes(sql: Db, claim: ChunkClaim, outcomes: readonly AttemptOutcome[]): Promise<RecordedOutcomes> {
   const batchId = claim.batchId;
@@ -222,7 +257,11 @@ export async function recordOutcomes(sql: Db, claim: ChunkClaim, outcomes: reado
   const dense = outcomes.length >= DENSE_FLUSH * (span.toSeq - span.fromSeq);
   const outcomesText = dense ? outcomesByOffset(outcomes, span) : outcomesBySeq(outcomes);
   const outcome = dense ? sql`((select given from o) -> (j.seq - ${span.fromSeq}))` : sql`((select given from o) -> j.seq::text)`;
-  const hasOutcome = dense ? sql`(${outcome} ->> 's') is not null` : sql`(select given from o) ? j.seq::text`;
+  // A dense flush reads its span; a sparse one finds its rows by key (see sparseJobIds).
+  // Not `batch_id = …` beside the ids: the planner could read the whole batch by it.
+  const rows = dense
+    ? sql`j.batch_id = ${batchId} and j.seq >= ${span.fromSeq} and j.seq < ${span.toSeq} and (${outcome} ->> 's') is not null`
+    : sql`j.id = any(${sparseJobIds(sql, batchId, outcomes.map((o) => o.seq))})`;
   const [row] = await sql<RecordedOutcomes[]>`
     with claim as materialized (
       select 1
@@ -245,10 +284,7 @@ export async function recordOutcomes(sql: Db, claim: ChunkClaim, outcomes: reado
         started_at = coalesce(j.started_at, now()),
         completed_at = case when ${outcome} ->> 's' = 'running' then null else now() end,
         updated_at = now()
-      where j.batch_id = ${batchId}
-        and j.seq >= ${span.fromSeq}
-        and j.seq < ${span.toSeq}
-        and ${hasOutcome}
+      where ${rows}
         and j.status in ('pending', 'running')
         and exists (select 1 from claim)
       returning j.status

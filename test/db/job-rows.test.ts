@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { openClaim, recordOutcomes, type AttemptOutcome } from '../../db/chunks.js';
+import { loadBySeqs, openClaim, recordOutcomes, type AttemptOutcome } from '../../db/chunks.js';
+import type { Db } from '../../db/client.js';
 import { listJobs } from '../../db/jobs.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { insertSleepBatch } from '../support/sleep-batch.js';
@@ -100,6 +101,39 @@ it("a flush reads its own rows only, even while the planner's statistics do not 
   // Rows of jobs fetched by index and bitmap scans (the update's own re-reads included):
   // on the order of the flush's 200, not the batch's 5,000 (5,324 with the join this replaced).
   expect(fetched).toBeLessThanOrEqual(1_000);
+});
+
+it("a retry round's read and flush find their rows by key, even while the planner's statistics do not know the batch yet", async () => {
+  const t = await h.tenant();
+  await newBatch(t.id, 3);
+  await h.sql`analyze jobs`;
+  const batch = await newBatch(t.id, 5_000);
+  // Every tenth position of 2,000–3,999: a retry round's spread, 200 jobs over a span of 2,000.
+  const seqs = Array.from({ length: 200 }, (_, i) => 2_000 + 10 * i);
+  const claim = { batchId: batch.id, chunk: `job-rows-${batch.id}/sparse`, owner: randomUUID() };
+  await openClaim(h.sql, claim, 5_000);
+  /** Rows of jobs fetched by index and bitmap scans in the transaction so far. */
+  const fetchedIn = async (tx: Db) =>
+    (
+      await tx<{ n: number }[]>`
+        select (pg_stat_get_xact_tuples_fetched('jobs'::regclass)
+          + (select sum(pg_stat_get_xact_tuples_fetched(indexrelid)) from pg_index where indrelid = 'jobs'::regclass))::int as n
+      `
+    )[0]!.n;
+  const { read, written } = await h.sql.begin(async (tx) => {
+    const loaded = await loadBySeqs(tx, batch.id, seqs.toReversed());
+    expect(loaded.map((j) => j.seq)).toEqual(seqs);
+    const read = await fetchedIn(tx);
+    const outcomes = loaded.map((j): AttemptOutcome => ({ id: j.id, seq: j.seq, status: 'succeeded', output: null, errorType: null, errorMessage: null }));
+    expect(await recordOutcomes(tx, claim, outcomes)).toMatchObject({ succeeded: 200 });
+    return { read, written: (await fetchedIn(tx)) - read };
+  });
+  // On the order of the round's 200 rows each: not the span's 2,000 (read whole, as
+  // before), nor the batch's 5,000 (`seq = any(…)` planned on these statistics).
+  expect(read).toBeLessThanOrEqual(1_000);
+  expect(written).toBeLessThanOrEqual(1_000);
+  const rows = await listJobs(h.sql, batch.id, { afterSeq: 1_999, limit: 2_000 });
+  expect(rows.filter((j) => j.status === 'succeeded').map((j) => j.seq)).toEqual(seqs);
 });
 
 it('a flush writes each outcome to its own row, whether it fills its span (by offset) or not (by position)', async () => {
