@@ -1,13 +1,13 @@
 /**
- * A chunk's claim on the positions of the jobs it starts (db/chunks.ts): taken when the
+ * A chunk's claim on the positions of the jobs it starts (db/chunk-claims.ts): taken when the
  * chunk begins, moved forward a window ahead of its lanes, and taken over by a later
  * try of the same chunk, which fences the older one off.
  */
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, type Info } from '@temporalio/activity';
+import * as claims from '../db/chunk-claims.js';
+import type { ChunkClaim } from '../db/chunk-claims.js';
 import type { Sql } from '../db/client.js';
-import * as chunks from '../db/chunks.js';
-import type { ChunkClaim } from '../db/chunks.js';
 import { FailureTypes } from '../lib/names.js';
 
 /** The most positions a chunk claims ahead of its lanes. */
@@ -44,7 +44,7 @@ export interface ClaimWindow {
 }
 
 /**
- * Opens the chunk's claim (see db/chunks.ts openClaim) and keeps it a window ahead of
+ * Opens the chunk's claim (see db/chunk-claims.ts openClaim) and keeps it a window ahead of
  * the lanes over `jobs` (in position order). The window starts at twice the lanes (at
  * least 32) and doubles, up to MAX_CLAIM_WINDOW, each time lanes had to wait for a
  * claim: a crash costs at most one window of jobs an attempt they may not have used.
@@ -66,7 +66,7 @@ export async function openClaimWindow(
   o: { lanes: number; range?: { fromSeq: number; toSeq: number } | undefined; seqs?: readonly number[] | undefined },
 ): Promise<ClaimWindows> {
   let window = Math.max(32, 2 * o.lanes);
-  const opened = await chunks.openClaim(sql, claim, firstWindowThrough(o, window));
+  const opened = await claims.openClaim(sql, claim, firstWindowThrough(o, window));
   let claimedSeq = opened.through;
   return {
     prior: opened.prior,
@@ -77,7 +77,7 @@ export async function openClaimWindow(
         (claiming ??= (async () => {
           const last = jobs[Math.min(jobs.length - 1, index + window)]!;
           try {
-            if (!(await chunks.extendClaim(sql, claim, last.seq))) throw superseded(claim);
+            if (!(await claims.extendClaim(sql, claim, last.seq))) throw superseded(claim);
             claimedSeq = Math.max(claimedSeq, last.seq);
           } catch (err) {
             onError(err);

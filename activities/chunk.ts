@@ -32,7 +32,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
     /**
      * Runs many jobs in one activity, `concurrency` at a time, and writes their
      * outcomes in bulk. Crash-safe: a job's row is the cursor, and the chunk's claim
-     * (db/chunks.ts) says which jobs an earlier try may have started. On a retry of
+     * (db/chunk-claims.ts) says which jobs an earlier try may have started. On a retry of
      * this activity, jobs that ended are not loaded again; jobs whose failed attempt
      * was recorded go back to the workflow for their backoff instead of running early;
      * claimed jobs without an outcome get that attempt counted (`AttemptLost`) and go

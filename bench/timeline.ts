@@ -27,8 +27,6 @@ interface Chunk {
 export async function chunkTimeline(sys: System, batchId: string, submittedAt: number, say: (m: string) => void): Promise<void> {
   const chunks: Chunk[] = [];
   const timers: { at: number; fired?: number; ms: number }[] = [];
-  /** Each workflow task's time on the worker: from the server handing it out to its completion. */
-  const taskMs: number[] = [];
   /** Each workflow task: scheduled, started (handed to the worker), completed; ms after the submit response. */
   const tasks: { scheduled: number; started: number; completed: number }[] = [];
   for await (const wf of sys.client.workflow.list({ query: `BatchId = '${batchId}'` })) {
@@ -41,7 +39,6 @@ export async function chunkTimeline(sys: System, batchId: string, submittedAt: n
       if (e.workflowTaskScheduledEventAttributes) taskScheduled = ms(e);
       if (e.workflowTaskStartedEventAttributes) taskStarted = ms(e);
       if (e.workflowTaskCompletedEventAttributes && taskStarted !== undefined) {
-        taskMs.push(ms(e) - taskStarted);
         tasks.push({ scheduled: (taskScheduled ?? taskStarted) - submittedAt, started: taskStarted - submittedAt, completed: ms(e) - submittedAt });
         taskStarted = undefined;
       }
@@ -89,7 +86,8 @@ export async function chunkTimeline(sys: System, batchId: string, submittedAt: n
   const firstEnd = Math.max(0, ...firstPass.map((c) => c.completed ?? 0));
   // Time chunks ran on the worker, summed: set against the slots and the span, how full they were.
   const busy = chunks.reduce((n, c) => n + ((c.completed ?? 0) - (c.started ?? c.scheduled)), 0);
-  const sorted = taskMs.sort((a, b) => a - b);
+  // Each task's time on the worker: from the server handing it out to its completion.
+  const sorted = tasks.map((t) => t.completed - t.started).sort((a, b) => a - b);
   if (sorted.length > 0) {
     // A chunk's slot waits at least one of these between its chunks (its result in, the next chunk out).
     say(`  workflow tasks: ${sorted.length}, started to completed p50 ${sorted[sorted.length >> 1]} ms, max ${sorted.at(-1)} ms, ${sorted.reduce((a, b) => a + b, 0)} ms in all`);

@@ -4,6 +4,7 @@
  */
 import type { JobStatus } from '../lib/names.js';
 import { spanOf, type SeqSpan } from '../lib/chunk-shape.js';
+import type { ChunkClaim } from './chunk-claims.js';
 import type { Db } from './client.js';
 
 export interface ChunkJob {
@@ -50,37 +51,22 @@ export async function loadByIds(sql: Db, batchId: string, ids: readonly string[]
 
 /**
  * The jobs at these positions of the batch that have not ended, in order. Positions
- * that fill most of their span (DENSE_FLUSH) are read as the span, filtered by a JSON
+ * that fill most of their span (`fillsSpan`) are read as the span, filtered by a JSON
  * object keyed by position; sparser ones (a retry round's: W3's are a tenth of their
  * span) are looked up one by one (see sparseJobIds).
  */
 export async function loadBySeqs(sql: Db, batchId: string, seqs: readonly number[]): Promise<ChunkJob[]> {
   const span = spanOf(seqs);
   if (!span) return [];
-  if (seqs.length >= DENSE_FLUSH * (span.toSeq - span.fromSeq)) {
-    return sql<ChunkJob[]>`
-      select id, seq, status, attempts, retry_base, input
-      from jobs
-      where batch_id = ${batchId}
-        and seq >= ${span.fromSeq}
-        and seq < ${span.toSeq}
-        and ${keySet(seqs)}::text::jsonb ? seq::text
-        and status in ('pending', 'running')
-      order by seq
-    `;
-  }
+  const rows = fillsSpan(seqs.length, span)
+    ? sql`batch_id = ${batchId} and seq >= ${span.fromSeq} and seq < ${span.toSeq} and ${keySet(seqs)}::text::jsonb ? seq::text`
+    : sql`id = any(${sparseJobIds(sql, batchId, seqs)})`;
   return sql<ChunkJob[]>`
-    select j.id, j.seq, j.status, j.attempts, j.retry_base, j.input
-    from unnest(${[...new Set(seqs)]}::int[]) as s(seq)
-    cross join lateral (
-      select id, seq, status, attempts, retry_base, input
-      from jobs
-      where batch_id = ${batchId}
-        and seq = s.seq
-        and status in ('pending', 'running')
-      limit 1
-    ) j
-    order by j.seq
+    select id, seq, status, attempts, retry_base, input
+    from jobs
+    where ${rows}
+      and status in ('pending', 'running')
+    order by seq
   `;
 }
 
@@ -144,69 +130,12 @@ function outcomesByOffset(outcomes: readonly AttemptOutcome[], span: SeqSpan): s
 }
 
 /**
- * A flush whose positions fill at least this share of their span sends its outcomes as
- * a JSON array by offset (a first pass's flush fills all of it); a sparser one, keyed
- * by position (a retry round's, a tenth of its span, would send mostly zeros).
+ * Positions that fill at least half their span (a first pass's) are read as the span,
+ * and a flush of them sends its outcomes as a JSON array by offset; sparser ones (a
+ * retry round's, a tenth of its span) are found by key (sparseJobIds), and a flush of
+ * them sends its outcomes keyed by position (an array would be mostly zeros).
  */
-const DENSE_FLUSH = 0.5;
-
-/** Identifies one chunk activity's claim and the try that holds it. */
-export interface ChunkClaim {
-  batchId: string;
-  /** workflow id / run id / activity id: the same on every try of the activity. */
-  chunk: string;
-  /** This try; a random id, since a re-run local activity may start its attempts at 1 again. */
-  owner: string;
-}
-
-/**
- * Takes the chunk's claim for this try, covering positions up to `initialThrough`.
- * Returns the positions an earlier try had claimed (its jobs there may have run
- * without a recorded outcome), or null on the chunk's first try. From the moment
- * this commits, the earlier try's writes are refused. Its `for update` is what waits
- * for the earlier try's flushes in flight (their `for key share`) and extensions.
- */
-export async function openClaim(sql: Db, claim: ChunkClaim, initialThrough: number): Promise<{ prior: number | null; through: number }> {
-  const [row] = await sql<{ prior: number | null; through: number }[]>`
-    with prev as materialized (
-      select through_seq
-      from chunk_claims
-      where batch_id = ${claim.batchId}
-        and chunk = ${claim.chunk}
-      for update
-    ),
-    up as (
-      insert into chunk_claims (batch_id, chunk, owner, through_seq)
-      values (${claim.batchId}, ${claim.chunk}, ${claim.owner}, ${initialThrough})
-      on conflict (batch_id, chunk) do update
-      set owner = excluded.owner,
-        through_seq = greatest(chunk_claims.through_seq, excluded.through_seq),
-        updated_at = now()
-      returning through_seq
-    )
-    select (select through_seq from prev) as prior, (select through_seq from up) as through
-  `;
-  return row!;
-}
-
-/**
- * Moves the claim forward to cover positions up to `through`. False when another try
- * of the chunk has taken it over: this one must stop starting jobs. It waits for a
- * takeover in progress (whose `for update` conflicts with this update), never for the
- * chunk's own flushes (see recordOutcomes).
- */
-export async function extendClaim(sql: Db, claim: ChunkClaim, through: number): Promise<boolean> {
-  const rows = await sql`
-    update chunk_claims
-    set through_seq = greatest(through_seq, ${through}),
-      updated_at = now()
-    where batch_id = ${claim.batchId}
-      and chunk = ${claim.chunk}
-      and owner = ${claim.owner}
-    returning 1
-  `;
-  return rows.length > 0;
-}
+const fillsSpan = (count: number, span: SeqSpan) => count >= 0.5 * (span.toSeq - span.fromSeq);
 
 /**
  * One attempt's outcome: `succeeded` and `failed` end the job; `running` records a
@@ -254,7 +183,7 @@ export async function recordOutcomes(sql: Db, claim: ChunkClaim, outcomes: reado
   // outcome by its offset in an array, which jsonb reaches directly, not by a binary
   // search of text keys made from the position: 4.5–4.8 ms a flush of 1,000 in a
   // trial against 5.8–6.6 (the statement's other work included).
-  const dense = outcomes.length >= DENSE_FLUSH * (span.toSeq - span.fromSeq);
+  const dense = fillsSpan(outcomes.length, span);
   const outcomesText = dense ? outcomesByOffset(outcomes, span) : outcomesBySeq(outcomes);
   const outcome = dense ? sql`((select given from o) -> (j.seq - ${span.fromSeq}))` : sql`((select given from o) -> j.seq::text)`;
   // A dense flush reads its span; a sparse one finds its rows by key (see sparseJobIds).

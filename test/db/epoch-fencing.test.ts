@@ -7,7 +7,8 @@ import { redriveBatch } from '../../db/batch-control.js';
 import { cancelBatch, finishBatch, getBatchById, markBatchRunning } from '../../db/batches.js';
 import { recordAttemptError, startAttempt, succeedJob } from '../../db/job-attempts.js';
 import { countJobsByStatus, failJob, listJobs } from '../../db/jobs.js';
-import { extendClaim, openClaim, recordOutcomes } from '../../db/chunks.js';
+import { extendClaim, openClaim } from '../../db/chunk-claims.js';
+import { recordOutcomes } from '../../db/chunks.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { insertSleepBatch } from '../support/sleep-batch.js';
 

@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { loadBySeqs, openClaim, recordOutcomes, type AttemptOutcome } from '../../db/chunks.js';
+import { openClaim } from '../../db/chunk-claims.js';
+import { loadBySeqs, recordOutcomes, type AttemptOutcome } from '../../db/chunks.js';
 import type { Db } from '../../db/client.js';
 import { listJobs } from '../../db/jobs.js';
 import { createHarness, type Harness } from '../support/harness.js';
