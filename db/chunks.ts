@@ -52,42 +52,56 @@ export async function loadByIds(sql: Db, batchId: string, ids: readonly string[]
 /**
  * The jobs at these positions of the batch that have not ended, in order. Positions
  * that fill most of their span (`fillsSpan`) are read as the span, filtered by a JSON
- * object keyed by position; sparser ones (a retry round's: W3's are a tenth of their
- * span) are looked up one by one (see sparseJobIds).
+ * object keyed by position. Sparser ones (a retry round's: W3's are a tenth of their
+ * span) are looked up one at a time: a lateral subquery with `limit 1` cannot be merged
+ * into a join, so each position is one probe of the (batch_id, seq) key, whatever the
+ * planner's statistics say. Reading the span instead reads ten rows for each one wanted
+ * in a retry round of W3 (76 ms against 25 for 5,000 positions every tenth). `seq =
+ * any(…)` is not safe: on a batch the statistics do not know yet, the planner used the
+ * key on `batch_id` alone and filtered every row of the batch by the array (38–53 ms a
+ * flush of 1,000, against 13–18 by span). Mind it if an index on `batch_id` alone is
+ * ever added: it would be a candidate for these probes too.
  */
 export async function loadBySeqs(sql: Db, batchId: string, seqs: readonly number[]): Promise<ChunkJob[]> {
   const span = spanOf(seqs);
   if (!span) return [];
-  const rows = fillsSpan(seqs.length, span)
-    ? sql`batch_id = ${batchId} and seq >= ${span.fromSeq} and seq < ${span.toSeq} and ${keySet(seqs)}::text::jsonb ? seq::text`
-    : sql`id = any(${sparseJobIds(sql, batchId, seqs)})`;
+  if (fillsSpan(seqs.length, span)) {
+    return sql<ChunkJob[]>`
+      select id, seq, status, attempts, retry_base, input
+      from jobs
+      where batch_id = ${batchId}
+        and seq >= ${span.fromSeq}
+        and seq < ${span.toSeq}
+        and ${keySet(seqs)}::text::jsonb ? seq::text
+        and status in ('pending', 'running')
+      order by seq
+    `;
+  }
+  // The probe returns the row itself: probing for the id and reading the rows by it
+  // went down two indexes per job (31 ms against 40 for 5,000 positions every tenth).
   return sql<ChunkJob[]>`
-    select id, seq, status, attempts, retry_base, input
-    from jobs
-    where ${rows}
-      and status in ('pending', 'running')
-    order by seq
+    select x.id, x.seq, x.status, x.attempts, x.retry_base, x.input
+    from unnest(${arrayText([...new Set(seqs)])}::text::int[]) as s(seq)
+    cross join lateral (
+      select id, seq, status, attempts, retry_base, input
+      from jobs
+      where batch_id = ${batchId}
+        and seq = s.seq
+        and status in ('pending', 'running')
+      limit 1
+    ) x
+    order by x.seq
   `;
 }
 
 /**
- * The ids of the batch's jobs at these positions, found one position at a time: a
- * lateral subquery with `limit 1` cannot be merged into a join, so each position is one
- * probe of the (batch_id, seq) key, whatever the planner's statistics say. Reading the
- * positions' span instead reads ten rows for each one wanted in a retry round of W3
- * (76 ms against 25 for 5,000 positions every tenth). `seq = any(…)` is not safe: on a
- * batch the statistics do not know yet, the planner used the key on `batch_id` alone
- * and filtered every row of the batch by the array (38–53 ms a flush of 1,000, against
- * 13–18 by span). Mind it if an index on `batch_id` alone is ever added: it would be a
- * candidate for these probes too.
+ * `{1,2,3}`: whole numbers or UUIDs as the text of a PostgreSQL array, to be cast
+ * (`::text::int[]`, `::text::uuid[]`). Neither needs quoting; postgres.js's own array
+ * encoding escapes every element (about 30 ms of the worker's main thread over W3).
  */
-const sparseJobIds = (sql: Db, batchId: string, seqs: readonly number[]) => sql`
-  array(
-    select x.id
-    from unnest(${[...new Set(seqs)]}::int[]) as s(seq)
-    cross join lateral (select id from jobs where batch_id = ${batchId} and seq = s.seq limit 1) x
-  )
-`;
+function arrayText(values: readonly (number | string)[]): string {
+  return `{${values.join(',')}}`;
+}
 
 /*
  * Job ids or positions as the keys of one JSON object, which `?` and `->` search by
@@ -132,8 +146,9 @@ function outcomesByOffset(outcomes: readonly AttemptOutcome[], span: SeqSpan): s
 /**
  * Positions that fill at least half their span (a first pass's) are read as the span,
  * and a flush of them sends its outcomes as a JSON array by offset; sparser ones (a
- * retry round's, a tenth of its span) are found by key (sparseJobIds), and a flush of
- * them sends its outcomes keyed by position (an array would be mostly zeros).
+ * retry round's, a tenth of its span) are found by key (loadBySeqs, recordOutcomes),
+ * and a flush of them sends its outcomes keyed by position (an array would be mostly
+ * zeros).
  */
 const fillsSpan = (count: number, span: SeqSpan) => count >= 0.5 * (span.toSeq - span.fromSeq);
 
@@ -170,7 +185,8 @@ export interface AttemptOutcome {
  * for every flush (48 ms a flush in W1, against 2), or, with the join's other input
  * also misjudged, rescanned the outcomes for every row (500 ms). So there is no join.
  * A flush that fills most of its span (a first pass's) reads the span's rows; a
- * sparser one (a retry round's) finds its rows one position at a time (sparseJobIds).
+ * sparser one (a retry round's) finds its rows by id (10 ms a flush of 1,000 every
+ * tenth, against 12.5 by a probe of the position for each id, 13–18 by span).
  * Each row's outcome comes out of one JSON value: an array by offset in the span when
  * the flush is dense, otherwise an object keyed by position.
  */
@@ -186,11 +202,12 @@ export async function recordOutcomes(sql: Db, claim: ChunkClaim, outcomes: reado
   const dense = fillsSpan(outcomes.length, span);
   const outcomesText = dense ? outcomesByOffset(outcomes, span) : outcomesBySeq(outcomes);
   const outcome = dense ? sql`((select given from o) -> (j.seq - ${span.fromSeq}))` : sql`((select given from o) -> j.seq::text)`;
-  // A dense flush reads its span; a sparse one finds its rows by key (see sparseJobIds).
-  // Not `batch_id = …` beside the ids: the planner could read the whole batch by it.
+  // A dense flush reads its span; a sparse one finds its rows by their ids, one probe of
+  // the primary key each. Its batch is checked in a form no index can serve (`is true`):
+  // as a plain `batch_id = …`, the planner could read the whole batch by it.
   const rows = dense
     ? sql`j.batch_id = ${batchId} and j.seq >= ${span.fromSeq} and j.seq < ${span.toSeq} and (${outcome} ->> 's') is not null`
-    : sql`j.id = any(${sparseJobIds(sql, batchId, outcomes.map((o) => o.seq))})`;
+    : sql`j.id = any(${arrayText(outcomes.map((o) => o.id))}::text::uuid[]) and (j.batch_id = ${batchId}) is true`;
   const [row] = await sql<RecordedOutcomes[]>`
     with claim as materialized (
       select 1

@@ -169,3 +169,16 @@ it('a flush writes each outcome to its own row, whether it fills its span (by of
   const [counters] = await h.sql<{ succeeded: number; failed: number }[]>`select succeeded_jobs as succeeded, failed_jobs as failed from batches where id = ${batch.id}`;
   expect(counters).toEqual({ succeeded: tally([...dense, ...sparse]).succeeded, failed: tally([...dense, ...sparse]).failed });
 });
+
+it("a sparse flush writes only its own batch's rows, whatever ids it is given", async () => {
+  const { batch, jobs, claim } = await claimedBatch(100, '3');
+  const other = await claimedBatch(100, '3');
+  const succeeded = (j: { id: string; seq: number }): AttemptOutcome => ({ id: j.id, seq: j.seq, status: 'succeeded', output: null, errorType: null, errorMessage: null });
+  // Sparse (every tenth position), with the other batch's job at position 20 in it.
+  const outcomes = [0, 10, 30, 40].map((seq) => succeeded(jobs[seq]!)).concat(succeeded(other.jobs[20]!));
+  expect(await recordOutcomes(h.sql, claim, outcomes)).toMatchObject({ succeeded: 4, owned: true });
+  const ended = async (batchId: string) =>
+    (await h.sql<{ seq: number }[]>`select seq from jobs where batch_id = ${batchId} and status = 'succeeded' order by seq`).map((r) => r.seq);
+  expect(await ended(batch.id)).toEqual([0, 10, 30, 40]);
+  expect(await ended(other.batch.id)).toEqual([]);
+});
