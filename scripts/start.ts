@@ -85,6 +85,20 @@ async function adminToken(): Promise<string> {
   return token;
 }
 
+/** Polls the API's readiness until it answers 200 (true), or until `timeoutMs` has passed or a stop began (false). */
+async function apiReady(url: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!stopping && Date.now() < deadline) {
+    const ok = await fetch(url, { signal: AbortSignal.timeout(2_000) }).then(
+      (res) => res.ok,
+      () => false,
+    );
+    if (ok) return true;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return false;
+}
+
 function run(name: string, entry: string, env: NodeJS.ProcessEnv): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, entry)], {
     cwd: root,
@@ -171,10 +185,16 @@ try {
 
   const env = { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: address, TEMPORAL_UI_URL: uiUrl, ADMIN_TOKEN: admin };
   children.push(run('worker', 'worker.ts', env), run('api', 'api/server.ts', env));
+  // The banner says "ready" only once the API answers: printed as soon as the API's
+  // process was spawned, a request sent on reading it found nothing listening yet.
+  const ready = await apiReady(`http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}/readyz`, 60_000);
+  // A child that exited meanwhile has begun a stop, which ends the process: no banner.
+  if (stopping) await new Promise(() => {});
+  if (!ready) say('the API has not answered /readyz within 60 s; it may still be starting (see its log above)');
 
   const api = config.publicUrl;
   console.log(`
-  Batchworks is starting.
+  Batchworks is ${ready ? 'ready' : 'starting'}.
     API          ${api}
     Temporal UI  ${uiUrl}
     Temporal     ${address} (namespace ${config.temporalNamespace}, task queue ${config.taskQueue})

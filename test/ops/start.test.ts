@@ -31,7 +31,7 @@ async function liveMembers(pgid: number): Promise<string[]> {
     .filter((line) => line && !/^\d+\s+Z/.test(line));
 }
 
-it('Ctrl-C: the worker shuts down gracefully, the start script waits for everything and exits 0', async () => {
+it('the banner comes once the API answers; Ctrl-C: the worker shuts down gracefully, the start script waits for everything and exits 0', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'batchworks-start-'));
   const databaseUrl = withDatabaseName(loadConfig().databaseUrl, 'batchworks_start_test');
   const env = {
@@ -51,6 +51,10 @@ it('Ctrl-C: the worker shuts down gracefully, the start script waits for everyth
   const exited = new Promise<number | null>((resolve) => start.once('exit', (code) => resolve(code)));
   const group = -start.pid!;
   try {
+    // The banner says ready only when the API answers: a request sent on reading it gets an answer.
+    await waitFor('the banner', async () => out, (o) => o.includes('Batchworks is ready.'));
+    const res = await fetch(`http://127.0.0.1:${env.PORT}/v1/batches`, { method: 'POST' });
+    expect(res.status).toBe(401);
     await waitFor('the worker and the API to start', async () => out, (o) => o.includes('"msg":"worker started"') && o.includes('"msg":"api listening"'));
     process.kill(group, 'SIGINT');
     process.kill(start.pid!, 'SIGINT');
