@@ -14,7 +14,7 @@ import { claimOf, LOST_ATTEMPT_MESSAGE, openClaimWindow, superseded, type ClaimW
 import { handBack, outcome, refOf, retryOf, type ChunkArgs, type ChunkResult, type RetryEntry } from './chunk-contract.js';
 import type { ActivityDeps } from './index.js';
 import { jobMetrics, jobsEnded } from './job-metrics.js';
-import { holderOf, lanePool, leaseTtlMs, slotLease } from './tenant-cap.js';
+import { chunkSlots } from './chunk-slots.js';
 
 /** Outcomes written per statement; also a heartbeat point. */
 const FLUSH_SIZE = 1_000;
@@ -54,15 +54,16 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
         result.retry.push(entry);
         result.lastFailureAt = Math.max(result.lastFailureAt ?? 0, failedAt);
       };
-      // --- tenant cap (activities/tenant-cap.ts): one lane per slot granted; none granted,
-      // nothing runs. The slots are asked for while the claim is taken and the jobs read,
-      // not after: a round trip each, 5–60 ms apiece under load, that a chunk's lanes
-      // waited for in turn. If the chunk stops before its lanes run, they go back.
-      const slots = slotLease(sql, { tenantId: args.tenantId, holder: holderOf(ctx.info), ttlMs: leaseTtlMs(ctx.info), defaultCap: tenantMaxJobsInFlight });
-      const expected = (args.seqs ?? args.ids)?.length ?? args.range!.toSeq - args.range!.fromSeq;
-      const granting = slots.acquire(Math.max(1, Math.min(args.concurrency, expected)));
-      const release = () => slots.release().catch((err: unknown) => log.warn({ err, batchId: args.batchId }, 'tenant slots not released; they lapse with the lease'));
-      // --- end tenant cap
+      // The tenant's slots (activities/chunk-slots.ts), asked for now, while the claim is taken and the jobs read.
+      const slots = chunkSlots(sql, {
+        info: ctx.info,
+        tenantId: args.tenantId,
+        defaultCap: tenantMaxJobsInFlight,
+        lanes: args.concurrency,
+        jobs: (args.seqs ?? args.ids)?.length ?? args.range!.toSeq - args.range!.fromSeq,
+        log,
+        batchId: args.batchId,
+      });
       let claims: ClaimWindows;
       let loaded: ChunkJob[];
       const toRun: ChunkJob[] = [];
@@ -104,21 +105,15 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
           });
           log.warn({ batchId: args.batchId, chunk: claim.chunk, lost: lost.length, failed: counted.failed }, 'chunk ran again: attempts that may have run without an outcome were counted');
         }
-        // --- tenant cap: waited for even with nothing to run, so that its failure is this one's.
-        if ((await granting) === 0 && toRun.length > 0) {
+        // Tenant cap: waited for even with nothing to run, so that its failure is this one's.
+        if ((await slots.granted()) === 0 && toRun.length > 0) {
           return handBack({ ...result, deferred: toRun.map((j) => refOf(j)), throttled: true }, args.byPosition);
         }
       } catch (err) {
-        // The release runs after the request on its way (a lease's operations queue).
-        void granting.catch(() => {});
-        await release();
+        await slots.abandon();
         throw err;
       }
       phase.ready = performance.now();
-      const wanted = Math.max(1, Math.min(args.concurrency, toRun.length));
-      // Fewer jobs left to run than were asked for (a retried chunk): the extra slots go back.
-      if (slots.held > wanted) await slots.release(slots.held - wanted).catch((err: unknown) => log.warn({ err, batchId: args.batchId }, "spare tenant slots not released; they go back with the chunk's"));
-      // --- end tenant cap
       // Set when the chunk must stop taking jobs (it finishes those it started): the
       // batch is paused or no longer running, or its failures passed the tolerance.
       let halt = false;
@@ -175,13 +170,11 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
         if (!g || !g.running || g.paused || overLimit(g.failed)) halt = true;
         if (g) result.batchFailed = Math.max(result.batchFailed, g.failed);
       };
-      // Tenant cap: set once the lanes run; renews the lease and asks for more slots.
-      let topUp = async () => {};
       const liveness = setInterval(() => {
         void flush();
         void gate().catch(() => {});
         beat();
-        void topUp().catch(() => {});
+        void slots.topUp().catch(() => {});
       }, FLUSH_INTERVAL_MS);
 
       // Read once per chunk, and only if a handler asks.
@@ -241,26 +234,11 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
             if (buffer.length >= FLUSH_SIZE) void flush();
           }
         };
-        // --- tenant cap: lanes start as slots are granted (now, and on later liveness
-        // ticks while short of `wanted`).
-        let closed = false;
-        // A chunk's lanes finish within one job of each other, so its slots all go back at
-        // the end, in one statement (see finally).
-        const pool = lanePool(lane);
-        topUp = async () => {
-          await slots.renewSoon();
-          const want = Math.min(wanted - pool.size, toRun.length - next);
-          if (closed || halt || ctx.cancellationSignal.aborted || want <= 0) return;
-          const more = await slots.acquire(want);
-          if (!closed) pool.add(more);
-        };
-        pool.add(slots.held);
-        try {
-          await pool.drained();
-        } finally {
-          closed = true;
-        }
-        // --- end tenant cap
+        // A lane per slot granted, now and on later liveness ticks.
+        await slots.runLanes(lane, Math.max(1, Math.min(args.concurrency, toRun.length)), {
+          left: () => toRun.length - next,
+          stopped: () => halt || ctx.cancellationSignal.aborted,
+        });
         phase.ran = performance.now();
         await window.settled();
         await flush();
@@ -268,8 +246,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
         result.deferred = toRun.slice(next).map((j) => refOf(j));
       } finally {
         clearInterval(liveness);
-        // Tenant cap: every slot still held goes back (a failed release lapses with the lease).
-        await release();
+        await slots.release();
       }
       if (log.isLevelEnabled('debug')) {
         const ms = (from: number, to: number) => Math.round(to - from);

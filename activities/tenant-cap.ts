@@ -1,8 +1,7 @@
 /**
  * The activities' side of the per-tenant cap on jobs in flight: a lease of slots held
- * by one chunk (db/tenant-slots.ts), the worker's pool of slots per tenant that its
- * one-activity-per-job attempts draw from, and the lanes of a chunk that grow as more
- * slots are granted.
+ * by one chunk (db/tenant-slots.ts; a chunk's lanes over it are in chunk-slots.ts), and
+ * the worker's pool of slots per tenant that its one-activity-per-job attempts draw from.
  */
 import { randomUUID } from 'node:crypto';
 import type { Info } from '@temporalio/activity';
@@ -221,27 +220,5 @@ export function slotPools(sql: Sql, defaultCap: number) {
     let pool = pools.get(tenantId);
     if (!pool) pools.set(tenantId, (pool = slotPool(sql, { tenantId, defaultCap })));
     return pool;
-  };
-}
-
-/**
- * Lanes (async loops over a shared queue) that can be added while others run, e.g.
- * when more slots are granted. `drained` waits for every lane, those added meanwhile too.
- */
-export function lanePool(lane: () => Promise<void>) {
-  const live = new Set<Promise<void>>();
-  return {
-    get size() {
-      return live.size;
-    },
-    add(n: number) {
-      for (let i = 0; i < n; i++) {
-        const p: Promise<void> = lane().finally(() => live.delete(p));
-        live.add(p);
-      }
-    },
-    async drained() {
-      while (live.size > 0) await Promise.all(live);
-    },
   };
 }

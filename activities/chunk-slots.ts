@@ -1,0 +1,93 @@
+/**
+ * A chunk's lanes under its tenant's cap on jobs in flight (activities/tenant-cap.ts): one
+ * lane per slot granted, none granted, nothing runs. The slots are asked for as the chunk
+ * starts, while it takes its claim and reads its jobs, not after: a round trip each, 5–60
+ * ms apiece under load, that a chunk's lanes waited for in turn. Lanes start as slots are
+ * granted, at once and then on the chunk's liveness ticks while it is short; a chunk's
+ * lanes finish within one job of each other, so its slots all go back at its end, in one
+ * statement.
+ */
+import type { Info } from '@temporalio/activity';
+import type { Sql } from '../db/client.js';
+import type { Logger } from '../lib/logger.js';
+import { holderOf, leaseTtlMs, slotLease } from './tenant-cap.js';
+
+export interface ChunkSlots {
+  /** The slots the first request got (0: the tenant is at its cap). */
+  granted(): Promise<number>;
+  /** For a chunk that stops before its lanes run: whatever the first request gets goes back. */
+  abandon(): Promise<void>;
+  /**
+   * Runs `lane` once per slot held, up to `wanted` lanes (spare slots go back first), and
+   * more as `topUp` is granted them; resolves once every lane has returned.
+   * `left`: jobs not yet started; `stopped`: the chunk takes no more jobs.
+   */
+  runLanes(lane: () => Promise<void>, wanted: number, o: { left: () => number; stopped: () => boolean }): Promise<void>;
+  /** The liveness tick: renews the lease and, while lanes run short, asks for more slots. */
+  topUp(): Promise<void>;
+  /** Every slot held goes back (a failed release lapses with the lease). */
+  release(): Promise<void>;
+}
+
+export function chunkSlots(
+  sql: Sql,
+  o: { info: Info; tenantId: string; defaultCap: number; lanes: number; jobs: number; log: Logger; batchId: string },
+): ChunkSlots {
+  const lease = slotLease(sql, { tenantId: o.tenantId, holder: holderOf(o.info), ttlMs: leaseTtlMs(o.info), defaultCap: o.defaultCap });
+  const granting = lease.acquire(Math.max(1, Math.min(o.lanes, o.jobs)));
+  const release = () => lease.release().catch((err: unknown) => o.log.warn({ err, batchId: o.batchId }, 'tenant slots not released; they lapse with the lease'));
+  let topUp = async () => {};
+  return {
+    granted: () => granting,
+    async abandon() {
+      // The release runs after the request on its way (a lease's operations queue).
+      void granting.catch(() => {});
+      await release();
+    },
+    async runLanes(lane, wanted, { left, stopped }) {
+      // Fewer jobs to run than were asked for (a retried chunk): the extra slots go back.
+      if (lease.held > wanted) {
+        await lease.release(lease.held - wanted).catch((err: unknown) => o.log.warn({ err, batchId: o.batchId }, "spare tenant slots not released; they go back with the chunk's"));
+      }
+      let closed = false;
+      const pool = lanePool(lane);
+      topUp = async () => {
+        await lease.renewSoon();
+        const want = Math.min(wanted - pool.size, left());
+        if (closed || stopped() || want <= 0) return;
+        const more = await lease.acquire(want);
+        if (!closed) pool.add(more);
+      };
+      pool.add(lease.held);
+      try {
+        await pool.drained();
+      } finally {
+        closed = true;
+      }
+    },
+    topUp: () => topUp(),
+    release,
+  };
+}
+
+/**
+ * Lanes (async loops over a shared queue) that can be added while others run, e.g.
+ * when more slots are granted. `drained` waits for every lane, those added meanwhile too.
+ */
+function lanePool(lane: () => Promise<void>) {
+  const live = new Set<Promise<void>>();
+  return {
+    get size() {
+      return live.size;
+    },
+    add(n: number) {
+      for (let i = 0; i < n; i++) {
+        const p: Promise<void> = lane().finally(() => live.delete(p));
+        live.add(p);
+      }
+    },
+    async drained() {
+      while (live.size > 0) await Promise.all(live);
+    },
+  };
+}
