@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { foldSuccessStripes } from '../../db/batch-counters.js';
 import { finishBatch, getBatchById, markBatchRunning } from '../../db/batches.js';
-import { startAttempt, succeedJob } from '../../db/job-attempts.js';
+import { startAttempt, succeedJob, succeedJobs } from '../../db/job-attempts.js';
 import { failJob, listJobs } from '../../db/jobs.js';
 import { createHarness, type Harness } from '../support/harness.js';
 import { insertSleepBatch } from '../support/sleep-batch.js';
@@ -66,4 +66,19 @@ it('a batch whose jobs all succeeded on stripes ends completed, and only once al
   expect(await finishBatch(h.sql, batch.id, 0, { onlyIfAllEnded: true })).toBeUndefined();
   await succeedJob(h.sql, jobs[39]!.id, 1, null);
   expect(await finishBatch(h.sql, batch.id, 0, { onlyIfAllEnded: true })).toMatchObject({ status: 'completed', succeededJobs: 40 });
+});
+
+it('grouped successes over several batches, with their folds among them: no deadlock, each counted once', async () => {
+  // Three batches; each statement ends jobs of all three, as the worker's group commit does.
+  const batches = await Promise.all([runningBatch(120), runningBatch(120), runningBatch(120)]);
+  const groups = Array.from({ length: 40 }, (_, g) =>
+    batches.flatMap(({ jobs }) => jobs.filter((_, i) => i % 40 === g).map((j) => ({ jobId: j.id, attempt: 1, output: null }))),
+  );
+  // A statement that counted on several stripes of a batch could deadlock with the batch's
+  // fold, which locks them in an order of its own (PostgreSQL would abort one: 40P01).
+  await Promise.all([
+    ...groups.map((group) => succeedJobs(h.sql, group)),
+    ...Array.from({ length: 15 }, (_, i) => foldSuccessStripes(h.sql, batches[i % 3]!.batch.id)),
+  ]);
+  for (const { batch } of batches) expect((await getBatchById(h.sql, batch.id))!.succeededJobs).toBe(120);
 });

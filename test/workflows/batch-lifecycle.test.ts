@@ -140,8 +140,11 @@ describe.each(['activity', 'chunk', 'local'] as const)('batch lifecycle in %s mo
     await expectCountersMatchRows(id);
     // Local activities leave a marker each, naming the activity: startBatch ran the three
     // jobs, one runChunk the retried one (after its timer), and finishBatch ended the
-    // batch; nothing went through the task queue.
-    const { events } = await h.client.workflow.getHandle(body.workflowId as string).fetchHistory();
+    // batch; nothing went through the task queue. The markers are recorded when the
+    // workflow task that ran them completes, which can be after the batch's row has ended.
+    const handle = h.client.workflow.getHandle(body.workflowId as string);
+    await handle.result();
+    const { events } = await handle.fetchHistory();
     const activities = (events ?? []).flatMap((e) => {
       const data = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
       return data ? [(JSON.parse(Buffer.from(data).toString()) as { activity_type: string }).activity_type] : [];
