@@ -203,6 +203,8 @@ const workloads: Record<'W1' | 'W2' | 'W3', (mode: ExecutionMode) => Workload> =
 };
 for (const mode of modes) {
   const rates: Record<string, number[]> = { W1: [], W3: [] };
+  /** CPU seconds of all processes per run (worker, dev server, PostgreSQL, bench and API). */
+  const cpu: Record<string, number[]> = { W1: [], W3: [] };
   for (let r = 0; r < repeat; r++) {
     // With --repeat, every other round runs W3 first: this machine's speed drifts over
     // minutes, and a fixed order would lean the ratio whichever way it drifts.
@@ -211,6 +213,8 @@ for (const mode of modes) {
       if (!wanted(name)) continue;
       const result = await fresh((sys) => run(sys, workloads[name](mode)));
       rates[name]?.push(result.jobsPerSecond);
+      const c = result.cpuSeconds;
+      cpu[name]?.push(c.worker + c.devServer + c.postgres + c.benchAndApi);
     }
   }
   if (rates.W1!.length > 0 && rates.W3!.length > 0) {
@@ -221,6 +225,10 @@ for (const mode of modes) {
         mode,
         ratio: Number(ratio.toFixed(2)),
         ...(repeat > 1 ? { of: 'medians', w1JobsPerSecond: rates.W1, w3JobsPerSecond: rates.W3 } : {}),
+        // Per round (a W1 and a W3 run next to each other), how far the ratio moves with the
+        // machine's speed; and the CPU W3 used for W1's (1.2 would be its share of attempts).
+        ...(repeat > 1 && rates.W1!.length === rates.W3!.length ? { perRound: rates.W3!.map((w3, i) => Number((w3 / rates.W1![i]!).toFixed(2))) } : {}),
+        cpuRatio: Number((median(cpu.W3!) / median(cpu.W1!)).toFixed(2)),
       }),
     );
   }
