@@ -10,6 +10,7 @@ import { getBatchById } from '../db/batches.js';
 import { insertApiKey, insertTenant } from '../db/tenants.js';
 import type { ExecutionMode } from '../job-types/job-type.js';
 import { runFloor } from './floor.js';
+import { w3w1 } from './ratio.js';
 import { runJobEnds } from './job-ends.js';
 import { chunkTimeline } from './timeline.js';
 import { cpuSpent, rssMb, startSystem, type System } from './setup.js';
@@ -186,10 +187,6 @@ async function fresh<T>(fn: (sys: System) => Promise<T>): Promise<T> {
   }
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 const workloads: Record<'W1' | 'W2' | 'W3', (mode: ExecutionMode) => Workload> = {
   W1: (mode) => ({ name: 'W1', jobs: n(100_000), mode, query: 'type=sleep&concurrency=100', line: () => '{"input":{"ms":0}}' }),
   W2: (mode) => ({ name: 'W2', jobs: n(10_000), mode, query: 'type=sleep&concurrency=50', line: () => '{"input":{"ms":50}}' }),
@@ -202,36 +199,18 @@ const workloads: Record<'W1' | 'W2' | 'W3', (mode: ExecutionMode) => Workload> =
   }),
 };
 for (const mode of modes) {
-  const rates: Record<string, number[]> = { W1: [], W3: [] };
-  /** CPU seconds of all processes per run (worker, dev server, PostgreSQL, bench and API). */
-  const cpu: Record<string, number[]> = { W1: [], W3: [] };
+  const ratio = w3w1(mode, repeat);
   for (let r = 0; r < repeat; r++) {
     // With --repeat, every other round runs W3 first: this machine's speed drifts over
     // minutes, and a fixed order would lean the ratio whichever way it drifts.
     const order = r % 2 === 0 ? (['W1', 'W2', 'W3'] as const) : (['W3', 'W2', 'W1'] as const);
     for (const name of order) {
       if (!wanted(name)) continue;
-      const result = await fresh((sys) => run(sys, workloads[name](mode)));
-      rates[name]?.push(result.jobsPerSecond);
-      const c = result.cpuSeconds;
-      cpu[name]?.push(c.worker + c.devServer + c.postgres + c.benchAndApi);
+      ratio.add(name, await fresh((sys) => run(sys, workloads[name](mode))));
     }
   }
-  if (rates.W1!.length > 0 && rates.W3!.length > 0) {
-    const ratio = median(rates.W3!) / median(rates.W1!);
-    console.log(
-      JSON.stringify({
-        workload: 'W3/W1',
-        mode,
-        ratio: Number(ratio.toFixed(2)),
-        ...(repeat > 1 ? { of: 'medians', w1JobsPerSecond: rates.W1, w3JobsPerSecond: rates.W3 } : {}),
-        // Per round (a W1 and a W3 run next to each other), how far the ratio moves with the
-        // machine's speed; and the CPU W3 used for W1's (1.2 would be its share of attempts).
-        ...(repeat > 1 && rates.W1!.length === rates.W3!.length ? { perRound: rates.W3!.map((w3, i) => Number((w3 / rates.W1![i]!).toFixed(2))) } : {}),
-        cpuRatio: Number((median(cpu.W3!) / median(cpu.W1!)).toFixed(2)),
-      }),
-    );
-  }
+  const line = ratio.line();
+  if (line) console.log(JSON.stringify(line));
 }
 if (opts.w4) {
   await fresh((sys) =>
