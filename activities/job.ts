@@ -29,7 +29,7 @@ export const ATTEMPT_STATEMENT_TIMEOUT_MS = 10_000;
  * end while they run are written together by the next. One at a time ran a few percent
  * faster (fewer, larger statements), but a statement that hangs (a connection the
  * server dropped) then holds every attempt of the kind until its timeout; with two, the
- * other goes on (README, Performance, session 13).
+ * other goes on (docs/performance.md, session 13).
  */
 const ATTEMPT_STATEMENTS_IN_FLIGHT = 2;
 /** The most attempts one statement writes. */
