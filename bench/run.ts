@@ -13,7 +13,7 @@ import { runFloor } from './floor.js';
 import { w3w1 } from './ratio.js';
 import { runJobEnds } from './job-ends.js';
 import { chunkTimeline } from './timeline.js';
-import { cpuSpent, rssMb, startSystem, type System } from './setup.js';
+import { cpuSpent, rssByTenth, rssMb, startSystem, type System } from './setup.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -57,12 +57,14 @@ async function submit(sys: System, w: Workload): Promise<{ id: string; uploadSec
   return { id: ((await res.json()) as { id: string }).id, uploadSeconds };
 }
 
-async function waitTerminal(sys: System, id: string, pollMs: number, onTick?: () => Promise<void>) {
+type BatchView = { status: string; counters: { total: number; succeeded: number; failed: number } };
+
+async function waitTerminal(sys: System, id: string, pollMs: number, onTick?: (b: BatchView) => Promise<void>) {
   for (;;) {
     const res = await fetch(`${sys.apiUrl}/v1/batches/${id}`, { headers: { Authorization: `Bearer ${sys.key}` } });
-    const b = (await res.json()) as { status: string; counters: { total: number; succeeded: number; failed: number } };
+    const b = (await res.json()) as BatchView;
     if (TERMINAL.has(b.status)) return b;
-    await onTick?.();
+    await onTick?.(b);
     await new Promise((r) => setTimeout(r, pollMs));
   }
 }
@@ -105,8 +107,11 @@ async function run(sys: System, w: Workload) {
   const started = performance.now();
   let last = 0;
   const neighbour = w.neighbour ? runNeighbour(sys, id) : undefined;
-  const final = await waitTerminal(sys, id, 50, async () => {
-    peak = Math.max(peak, await rssMb(sys.workerPid()));
+  const memory = rssByTenth();
+  const final = await waitTerminal(sys, id, 50, async (b) => {
+    const mb = await rssMb(sys.workerPid());
+    peak = Math.max(peak, mb);
+    memory.note(b.counters.succeeded + b.counters.failed, b.counters.total, mb);
     const now = performance.now();
     if (now - last > 5_000) {
       last = now;
@@ -126,6 +131,7 @@ async function run(sys: System, w: Workload) {
     seconds: Number(seconds.toFixed(2)),
     jobsPerSecond: Math.round(w.jobs / seconds),
     workerPeakRssMb: peak,
+    workerRssMbByTenth: memory.tenths(),
     cpuSeconds,
     ...(await historyFigures(sys, id, w.jobs).then((h) => ({
       largestRunHistoryEvents: h.largest,

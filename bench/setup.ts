@@ -111,6 +111,22 @@ export async function startSystem(log: (m: string) => void): Promise<System> {
   };
 }
 
+/**
+ * The worker's memory as a batch goes: the highest RSS seen in each tenth of its jobs
+ * (by the counters of the polls), null for a tenth no poll fell in. Flat memory is a
+ * last tenth no higher than the second's; a leak grows tenth by tenth.
+ */
+export function rssByTenth() {
+  const tenths: (number | null)[] = new Array<number | null>(10).fill(null);
+  return {
+    note(processed: number, total: number, mb: number) {
+      const i = Math.min(9, Math.floor((10 * processed) / Math.max(1, total)));
+      tenths[i] = Math.max(tenths[i] ?? 0, mb);
+    },
+    tenths: () => [...tenths],
+  };
+}
+
 /** Resident memory of a process now, in MB (Linux). */
 export async function rssMb(pid: number): Promise<number> {
   try {
