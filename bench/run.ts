@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --only W1,W2 --modes chunk --w4 --scale 0.1 --repeat 3 --timeline]`: one JSON
- * object per workload run on stdout (W1, W2, W3, W4 with --w4, ingest, latency, ends, floor),
+ * object per workload run on stdout (W1, W2, W3, W4 with --w4, ingest (and ingest-million with --w4), latency, ends, floor),
  * and W3/W1 per mode (with --repeat N, W1–W3 run N times and the ratio is of the
  * medians). Progress goes to stderr. Not a test: CI runs none of this.
  */
@@ -10,6 +10,7 @@ import { getBatchById } from '../db/batches.js';
 import { insertApiKey, insertTenant } from '../db/tenants.js';
 import type { ExecutionMode } from '../job-types/job-type.js';
 import { runFloor } from './floor.js';
+import { runIngestMillion } from './ingest-million.js';
 import { w3w1 } from './ratio.js';
 import { runJobEnds } from './job-ends.js';
 import { chunkTimeline } from './timeline.js';
@@ -247,6 +248,12 @@ if (wanted('ingest')) {
         runsItemsPerSecond: runs.map((s) => Math.round(jobs / s)),
       }),
     );
+  });
+}
+if (opts.w4 && wanted('ingest')) {
+  // A million-item upload that fails at its last line, and one that succeeds (bench/ingest-million.ts).
+  await fresh(async (sys) => {
+    for (const r of await runIngestMillion(sys, n(1_000_000))) console.log(JSON.stringify(r));
   });
 }
 if (wanted('ends')) {

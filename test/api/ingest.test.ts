@@ -47,6 +47,19 @@ describe('NDJSON ingest', () => {
     expect((await h.sql<{ n: number }[]>`select count(*)::int as n from jobs where batch_id not in (select id from batches)`)[0]!.n).toBe(0);
   });
 
+  it('rejects a 1,000,000-line upload whose last line is bad, naming that line, and stores none of it', async () => {
+    // A thousand COPY pages are in the transaction when the last line fails it.
+    const before = await batchCount();
+    const jobsBefore = (await h.sql<{ n: number }[]>`select count(*)::int as n from jobs`)[0]!.n;
+    const res = await upload('type=sleep&concurrency=100', `${'{"input":{"ms":0}}\n'.repeat(999_999)}{"input":{"ms":0}\n`);
+    expect(res.status).toBe(400);
+    const p = (await res.json()) as { detail: string; errors: { path: string }[] };
+    expect(p.errors[0]!.path).toBe('line 1000000');
+    expect(p.detail).toContain('Line 1000000');
+    expect(await batchCount()).toBe(before);
+    expect((await h.sql<{ n: number }[]>`select count(*)::int as n from jobs`)[0]!.n).toBe(jobsBefore);
+  });
+
   it('rejects bad options and empty bodies with 400', async () => {
     expect((await upload('concurrency=5', ndjson([{ input: { ms: 0 } }]))).status).toBe(400);
     expect((await upload('type=nope', ndjson([{ input: { ms: 0 } }]))).status).toBe(400);
