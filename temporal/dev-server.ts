@@ -101,7 +101,8 @@ async function waitUntilReachable(address: string, child: ChildProcess, timeoutM
     try {
       const conn = await Connection.connect({ address, connectTimeout: 1_000 });
       try {
-        await conn.healthService.check({});
+        // Bounded: a listener on the port that accepts but never answers would hold the start forever.
+        await conn.withDeadline(Date.now() + 2_000, () => conn.healthService.check({}));
         return;
       } finally {
         await conn.close();
