@@ -101,7 +101,7 @@ async function waitUntilReachable(address: string, child: ChildProcess, timeoutM
     try {
       const conn = await Connection.connect({ address, connectTimeout: 1_000 });
       try {
-        // Bounded: a listener on the port that accepts but never answers would hold the start forever.
+        // Bounded, as the connect is: a server that took the connection and never answered this call would hold the start.
         await conn.withDeadline(Date.now() + 2_000, () => conn.healthService.check({}));
         return;
       } finally {
