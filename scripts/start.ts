@@ -210,5 +210,11 @@ try {
 `);
 } catch (err) {
   console.error(`[start] failed: ${toError(err).message}`);
+  const message = toError(err).message;
+  if (message.startsWith('the Temporal dev server exited') && message.includes('address already in use')) {
+    console.error(
+      '[start] Another process holds a port the Temporal dev server needs. Stop it, choose other ports with TEMPORAL_PORT and TEMPORAL_UI_PORT, or point TEMPORAL_ADDRESS at a Temporal server you run.',
+    );
+  }
   await stop(1);
 }

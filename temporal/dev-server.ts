@@ -142,11 +142,14 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   // A server that exits while starting is started again, up to twice, on a new port
   // when the port was picked here: seen once in a bench run (exit code 2, a Go panic),
   // with no cause found in 25 starts in a row after it. Its output goes into the error.
+  // A port asked for and taken by another process fails at once.
   for (let attempt = 1; ; attempt++) {
     try {
       return await launch(cli, opts, attempt === 1 ? port : opts.port || (await freePort()));
     } catch (err) {
-      if (!(err instanceof ExitedEarly) || attempt === 3) throw err;
+      // A port given to it that another process holds stays held: no point in trying again.
+      const portTaken = opts.port !== 0 && err instanceof ExitedEarly && err.message.includes('address already in use');
+      if (!(err instanceof ExitedEarly) || portTaken || attempt === 3) throw err;
       opts.log(`${err.message}\nStarting it again (attempt ${attempt + 1} of 3).`);
     }
   }
