@@ -30,6 +30,8 @@ const scale = Number(opts.scale);
 const repeat = Math.max(1, Math.floor(Number(opts.repeat)) || 1);
 const modes = opts.modes!.split(',') as ExecutionMode[];
 const wanted = (name: string) => !opts.only || opts.only.split(',').includes(name);
+/** The million-job workloads run with --w4, or when --only names them. */
+const named = (name: string) => Boolean(opts.only?.split(',').includes(name));
 const say = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 const n = (jobs: number) => Math.max(1, Math.round(jobs * scale));
 
@@ -219,7 +221,7 @@ for (const mode of modes) {
   const line = ratio.line();
   if (line) console.log(JSON.stringify(line));
 }
-if (opts.w4) {
+if (opts.w4 || named('W4')) {
   await fresh((sys) =>
     run(sys, { name: 'W4', jobs: n(1_000_000), mode: 'chunk', query: 'type=sleep&concurrency=100', line: () => '{"input":{"ms":0}}', neighbour: true }),
   );
@@ -250,7 +252,7 @@ if (wanted('ingest')) {
     );
   });
 }
-if (opts.w4 && wanted('ingest')) {
+if ((opts.w4 && wanted('ingest')) || named('ingest-million')) {
   // A million-item upload that fails at its last line, and one that succeeds (bench/ingest-million.ts).
   await fresh(async (sys) => {
     for (const r of await runIngestMillion(sys, n(1_000_000))) console.log(JSON.stringify(r));
