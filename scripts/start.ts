@@ -20,7 +20,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded.js'
 import { migrate } from '../db/migrate.js';
 import { findPrincipalByKey, findTenantByName, insertApiKey, insertTenant } from '../db/tenants.js';
 import { toError } from '../lib/errors.js';
-import { startDevServer, type DevServer } from '../temporal/dev-server.js';
+import { DevServerPortTaken, startDevServer, type DevServer } from '../temporal/dev-server.js';
 import { ensureSearchAttributes } from '../temporal/search-attributes.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -210,8 +210,7 @@ try {
 `);
 } catch (err) {
   console.error(`[start] failed: ${toError(err).message}`);
-  const message = toError(err).message;
-  if (message.startsWith('the Temporal dev server exited') && message.includes('address already in use')) {
+  if (err instanceof DevServerPortTaken) {
     console.error(
       '[start] Another process holds a port the Temporal dev server needs. Stop it, choose other ports with TEMPORAL_PORT and TEMPORAL_UI_PORT, or point TEMPORAL_ADDRESS at a Temporal server you run.',
     );

@@ -90,6 +90,9 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
 /** The server exited before it answered: a start that may be tried again. */
 class ExitedEarly extends Error {}
 
+/** The port asked for is held by another process: trying again cannot help. */
+export class DevServerPortTaken extends Error {}
+
 async function waitUntilReachable(address: string, child: ChildProcess, timeoutMs: number, output: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -147,9 +150,10 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     try {
       return await launch(cli, opts, attempt === 1 ? port : opts.port || (await freePort()));
     } catch (err) {
+      if (!(err instanceof ExitedEarly)) throw err;
       // A port given to it that another process holds stays held: no point in trying again.
-      const portTaken = opts.port !== 0 && err instanceof ExitedEarly && err.message.includes('address already in use');
-      if (!(err instanceof ExitedEarly) || portTaken || attempt === 3) throw err;
+      if (opts.port !== 0 && err.message.includes('address already in use')) throw new DevServerPortTaken(err.message);
+      if (attempt === 3) throw err;
       opts.log(`${err.message}\nStarting it again (attempt ${attempt + 1} of 3).`);
     }
   }
