@@ -13,7 +13,7 @@
  *   and no batch or job row added;
  * - `whole`: every item, all good: expects 202 and every job row stored.
  */
-import type { System } from './setup.js';
+import { ownRssSampler, type System } from './setup.js';
 
 const GOOD = '{"input":{"ms":0}}';
 
@@ -54,9 +54,7 @@ function heapAfterGc(): number | undefined {
 
 async function upload(sys: System, items: number, lineBytes: number, last?: string) {
   const heapBefore = heapAfterGc();
-  const before = process.memoryUsage().rss;
-  let peak = before;
-  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+  const memory = ownRssSampler(20);
   const rowsBefore = await rows(sys);
   const started = performance.now();
   try {
@@ -69,6 +67,7 @@ async function upload(sys: System, items: number, lineBytes: number, last?: stri
     const answer = (await res.json()) as { id?: string; detail?: string; errors?: { path: string }[] };
     const seconds = (performance.now() - started) / 1000;
     const after = await rows(sys);
+    const rss = memory.stop();
     // A stored batch runs; cancel it so it does not weigh on the next upload.
     if (answer.id) await fetch(`${sys.apiUrl}/v1/batches/${answer.id}/cancel`, { method: 'POST', headers: { Authorization: `Bearer ${sys.key}` } });
     return {
@@ -80,12 +79,11 @@ async function upload(sys: System, items: number, lineBytes: number, last?: stri
       ...(answer.errors ? { errorPath: answer.errors[0]?.path, detail: answer.detail } : {}),
       batchesAdded: after.batches - rowsBefore.batches,
       jobsAdded: after.jobs - rowsBefore.jobs,
-      rssBeforeMb: Math.round(before / 2 ** 20),
-      rssPeakMb: Math.round(peak / 2 ** 20),
+      ...rss,
       ...(heapBefore !== undefined ? { heapBeforeMb: heapBefore, heapAfterMb: heapAfterGc() } : {}),
     };
   } finally {
-    clearInterval(sampler);
+    memory.stop();
   }
 }
 

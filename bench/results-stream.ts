@@ -3,7 +3,7 @@
  * `jobs` (default 1,000,000) as NDJSON and as CSV over HTTP, and prints rows, seconds
  * and the API process's peak RSS while streaming (the API runs in this process).
  */
-import { startSystem } from './setup.js';
+import { ownRssSampler, startSystem } from './setup.js';
 
 const jobs = Number(process.argv[2] ?? 1_000_000);
 const say = (m: string) => process.stderr.write(`[results] ${m}\n`);
@@ -23,15 +23,13 @@ try {
   }
   for (const accept of ['application/x-ndjson', 'text/csv']) {
     global.gc?.();
-    const before = process.memoryUsage().rss;
-    let peak = before;
-    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
+    const memory = ownRssSampler(50);
     const started = performance.now();
     const r = await fetch(`${sys.apiUrl}/v1/batches/${id}/results`, { headers: { Authorization: `Bearer ${sys.key}`, Accept: accept } });
     let lines = 0;
     const decoder = new TextDecoder();
     for await (const chunk of r.body!) for (const ch of decoder.decode(chunk, { stream: true })) if (ch === '\n') lines++;
-    clearInterval(sampler);
+    const rss = memory.stop();
     console.log(
       JSON.stringify({
         workload: 'results',
@@ -39,8 +37,7 @@ try {
         jobs,
         lines,
         seconds: Number(((performance.now() - started) / 1000).toFixed(2)),
-        rssBeforeMb: Math.round(before / 2 ** 20),
-        rssPeakMb: Math.round(peak / 2 ** 20),
+        ...rss,
       }),
     );
   }

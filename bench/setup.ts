@@ -127,6 +127,22 @@ export function rssByTenth() {
   };
 }
 
+/**
+ * This process's resident memory, sampled every `everyMs` from now until `stop()`: its
+ * RSS at the start and the highest seen, in MB (the API runs in the bench's process).
+ */
+export function ownRssSampler(everyMs: number) {
+  const before = process.memoryUsage().rss;
+  let peak = before;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      return { rssBeforeMb: Math.round(before / 2 ** 20), rssPeakMb: Math.round(peak / 2 ** 20) };
+    },
+  };
+}
+
 /** Resident memory of a process now, in MB (Linux). */
 export async function rssMb(pid: number): Promise<number> {
   try {
