@@ -46,8 +46,17 @@ async function setUp(mode: LedgerMode = 'activity', temporalAddress?: string) {
   cleanups.push(() => h.close());
   await createLedger(h.sql);
   const t = await h.tenant();
+  // A worker that ends on its own (not killed here) fails the test at once, with its last
+  // output: otherwise the batch just stops, and the test waits out its limit saying only that.
+  let crash!: (err: Error) => void;
+  const crashed = new Promise<never>((_, reject) => (crash = reject));
+  crashed.catch(() => {});
+  const watch = <T>(work: Promise<T>) => Promise.race([work, crashed]);
   const startWorker = async () => {
     const w = spawnWorker(h, { LOG_LEVEL: 'info', WORKER_MAX_CONCURRENT_ACTIVITIES: '200' }, WORKER_ENTRY);
+    void w.exited.then((code) => {
+      if (code !== null) crash(new Error(`the worker exited with code ${code}, not killed by the test; its last output:\n${w.output().slice(-4_000)}`));
+    });
     cleanups.push(async () => {
       w.child.kill('SIGKILL');
       await w.exited;
@@ -65,12 +74,13 @@ async function setUp(mode: LedgerMode = 'activity', temporalAddress?: string) {
     return id;
   };
   const progress = (id: string, atLeast: number) =>
-    h.waitForBatch(t.key, id, { until: (b) => b.counters.succeeded + b.counters.failed >= atLeast });
-  return { h, t, startWorker, submit, progress };
+    watch(h.waitForBatch(t.key, id, { until: (b) => b.counters.succeeded + b.counters.failed >= atLeast }));
+  const expectIntact = (id: string) => expectIntactBatch(h, t.key, id, watch);
+  return { h, t, startWorker, submit, progress, expectIntact };
 }
 
-async function expectIntact(h: Harness, key: string, id: string) {
-  const done = await h.waitForBatch(key, id);
+async function expectIntactBatch(h: Harness, key: string, id: string, watch: <T>(work: Promise<T>) => Promise<T>) {
+  const done = await watch(h.waitForBatch(key, id));
   expect(done.status).toBe('completed');
   const row = (await getBatchById(h.sql, id))!;
   const counts = await countJobsByStatus(h.sql, id);
@@ -107,14 +117,14 @@ async function expectIntact(h: Harness, key: string, id: string) {
 
 describe.each(['activity', 'chunk', 'local'] as const)('a 5,000-job batch (%s mode) survives', (mode) => {
   it('kill -9 of the worker, and another worker taking over', async () => {
-    const { h, t, startWorker, submit, progress } = await setUp(mode);
+    const { h, startWorker, submit, progress, expectIntact } = await setUp(mode);
     const first = await startWorker();
     const id = await submit();
     await progress(id, 1_000);
     first.child.kill('SIGKILL');
     await first.exited;
     await startWorker();
-    const ledger = await expectIntact(h, t.key, id);
+    const ledger = await expectIntact(id);
     // Attempts cut short by the kill ran again as new, recorded attempts.
     expect(ledger.effects).toBeGreaterThanOrEqual(TOTAL);
     const [again] = await h.sql<{ jobs: number; lost: number }[]>`
@@ -126,7 +136,7 @@ describe.each(['activity', 'chunk', 'local'] as const)('a 5,000-job batch (%s mo
   });
 
   it('every PostgreSQL backend terminated, three times', async () => {
-    const { h, t, startWorker, submit, progress } = await setUp(mode);
+    const { h, startWorker, submit, progress, expectIntact } = await setUp(mode);
     await startWorker();
     const id = await submit();
     for (const at of [800, 2_000, 3_200]) {
@@ -142,7 +152,7 @@ describe.each(['activity', 'chunk', 'local'] as const)('a 5,000-job batch (%s mo
       `;
       expect(row!.n).toBeGreaterThan(0);
     }
-    await expectIntact(h, t.key, id);
+    await expectIntact(id);
   });
 
   it('the Temporal server stopped and started again on its persistent database', async () => {
@@ -154,20 +164,20 @@ describe.each(['activity', 'chunk', 'local'] as const)('a 5,000-job batch (%s mo
       startDevServer({ cliPath: config.temporalCliPath, cacheDir: config.cacheDir, namespace: 'default', port, dbFilename: path.join(dir, 'temporal.db'), log: () => {} });
     let dev = await server();
     cleanups.push(() => dev.stop());
-    const { h, t, startWorker, submit, progress } = await setUp(mode, dev.address);
+    const { startWorker, submit, progress, expectIntact } = await setUp(mode, dev.address);
     await startWorker();
     const id = await submit();
     await progress(id, 1_500);
     await dev.stop();
     dev = await server();
-    await expectIntact(h, t.key, id);
+    await expectIntact(id);
   });
 
 });
 
 describe('a 5,000-job batch survives', () => {
   it('the API restarted while an event stream and new submissions are in flight', async () => {
-    const { h, t, startWorker, submit, progress } = await setUp();
+    const { h, t, startWorker, submit, progress, expectIntact } = await setUp();
     await startWorker();
     const id = await submit();
     const port = await freePort();
@@ -247,7 +257,7 @@ describe('a 5,000-job batch survives', () => {
     const last = stream2.events.at(-1);
     expect(last?.event).toBe('end');
     expect(JSON.parse(last!.data)).toMatchObject({ id, status: 'completed' });
-    await expectIntact(h, t.key, id);
+    await expectIntact(id);
 
     // A 202 is a promise: the batch exists and runs to completion. Anything else was a
     // connection error or a 5xx, never a 4xx and never an answer without a batch behind it.
