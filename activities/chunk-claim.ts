@@ -9,6 +9,7 @@ import * as claims from '../db/chunk-claims.js';
 import type { ChunkClaim } from '../db/chunk-claims.js';
 import type { Sql } from '../db/client.js';
 import { FailureTypes } from '../lib/names.js';
+import { answered } from './failures.js';
 
 /** The most positions a chunk claims ahead of its lanes. */
 const MAX_CLAIM_WINDOW = 1_000;
@@ -66,7 +67,7 @@ export async function openClaimWindow(
   o: { lanes: number; range?: { fromSeq: number; toSeq: number } | undefined; seqs?: readonly number[] | undefined },
 ): Promise<ClaimWindows> {
   let window = Math.max(32, 2 * o.lanes);
-  const opened = await claims.openClaim(sql, claim, firstWindowThrough(o, window));
+  const opened = await answered(claims.openClaim(sql, claim, firstWindowThrough(o, window)));
   let claimedSeq = opened.through;
   return {
     prior: opened.prior,
@@ -77,7 +78,8 @@ export async function openClaimWindow(
         (claiming ??= (async () => {
           const last = jobs[Math.min(jobs.length - 1, index + window)]!;
           try {
-            if (!(await claims.extendClaim(sql, claim, last.seq))) throw superseded(claim);
+            // Unanswered, it would hold the lanes waiting on it, and the chunk, for good.
+            if (!(await answered(claims.extendClaim(sql, claim, last.seq)))) throw superseded(claim);
             claimedSeq = Math.max(claimedSeq, last.seq);
           } catch (err) {
             onError(err);

@@ -1,4 +1,3 @@
-import { setMaxListeners } from 'node:events';
 import { CancelledFailure, Context } from '@temporalio/activity';
 import { batchGate } from '../db/batch-control.js';
 import { finishBatch } from '../db/batches.js';
@@ -8,7 +7,8 @@ import type { AttemptOutcome, ChunkJob } from '../db/chunks.js';
 import type { JobContext } from '../job-types/job-type.js';
 import type { Logger } from '../lib/logger.js';
 import { FailureTypes } from '../lib/names.js';
-import { classifyFailure, jobTypeOrFail } from './failures.js';
+import { AttemptClock } from './attempt-clock.js';
+import { answered, classifyFailure, jobTypeOrFail } from './failures.js';
 import { snapshotOf } from './batch.js';
 import { claimOf, LOST_ATTEMPT_MESSAGE, openClaimWindow, superseded, type ClaimWindows } from './chunk-claim.js';
 import { handBack, outcome, refOf, retryOf, type ChunkArgs, type ChunkResult, type RetryEntry } from './chunk-contract.js';
@@ -42,10 +42,6 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
       const ctx = Context.current();
       // Phase times for the debug log at the end: setup (claim, jobs, slots), lanes, last flush.
       const phase = { start: performance.now(), ready: 0, ran: 0, flushed: 0 };
-      // Every lane's job may listen on the chunk's one cancellation signal (a sleep, a
-      // fetch): past 10 listeners Node warns of a leak that is not one. A handler that
-      // did leak a listener per job would still pass this soon enough to be warned of.
-      setMaxListeners(Math.max(10, 4 * args.concurrency), ctx.cancellationSignal);
       const type = jobTypeOrFail(registry, args.jobType);
       const claim = claimOf(ctx.info, args.batchId);
       const result: ChunkResult = { succeeded: 0, failed: 0, retry: [], deferred: [], batchFailed: 0 };
@@ -71,11 +67,13 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
         // The claim is taken before the jobs are read, so what is read is what the
         // earlier try (if any) left: it can write nothing once this commits.
         claims = await openClaimWindow(sql, claim, { lanes: Math.max(1, args.concurrency), range: args.range, seqs: args.seqs });
-        loaded = args.seqs
-          ? await chunks.loadBySeqs(sql, args.batchId, args.seqs)
-          : args.ids
-            ? await chunks.loadByIds(sql, args.batchId, args.ids, args.within)
-            : await chunks.loadRange(sql, args.batchId, args.range!.fromSeq, args.range!.toSeq);
+        loaded = await answered(
+          args.seqs
+            ? chunks.loadBySeqs(sql, args.batchId, args.seqs)
+            : args.ids
+              ? chunks.loadByIds(sql, args.batchId, args.ids, args.within)
+              : chunks.loadRange(sql, args.batchId, args.range!.fromSeq, args.range!.toSeq),
+        );
         // A retry round's jobs, by position or id, with the attempts counter the workflow last heard of.
         const keys: readonly (number | string)[] | undefined = args.seqs ?? args.ids;
         const seen = new Map<number | string, number>(keys && args.seen ? keys.map((k, i) => [k, args.seen![i]!]) : []);
@@ -95,7 +93,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
           const outcomes = lost.map((job) =>
             outcome(job, job.attempts + 1 - job.retryBase >= args.maxAttempts ? 'failed' : 'running', null, FailureTypes.AttemptLost, LOST_ATTEMPT_MESSAGE),
           );
-          const counted = await chunks.recordOutcomes(sql, claim, outcomes);
+          const counted = await answered(chunks.recordOutcomes(sql, claim, outcomes));
           if (!counted.owned) throw superseded(claim);
           jobsEnded(counted.succeeded, counted.failed);
           result.failed += counted.failed;
@@ -141,7 +139,8 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
         flushing = flushing
           .then(async () => {
             if (flushError !== undefined) return;
-            const counted = await chunks.recordOutcomes(sql, claim, batch);
+            // Unanswered, it would hold every later flush, and the chunk (heartbeating all the while) for good.
+            const counted = await answered(chunks.recordOutcomes(sql, claim, batch));
             if (!counted.owned) throw superseded(claim);
             jobsEnded(counted.succeeded, counted.failed);
             result.succeeded += counted.succeeded;
@@ -170,7 +169,11 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
         if (!g || !g.running || g.paused || overLimit(g.failed)) halt = true;
         if (g) result.batchFailed = Math.max(result.batchFailed, g.failed);
       };
+      // Each lane's clock on its attempt (activities/attempt-clock.ts): the type's timeout holds per job.
+      const clocks = new Set<AttemptClock>();
       const liveness = setInterval(() => {
+        const t = performance.now();
+        for (const clock of clocks) clock.check(t);
         void flush();
         void gate().catch(() => {});
         beat();
@@ -182,7 +185,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
       const tenantSettings = () => (settings ??= getJobTenantSettings(sql, args.tenantId));
 
       const metrics = jobMetrics(type.name);
-      const runOne = async (job: ChunkJob): Promise<AttemptOutcome> => {
+      const runOne = async (job: ChunkJob, clock: AttemptClock): Promise<AttemptOutcome> => {
         const attempt = job.attempts + 1;
         const startedAt = performance.now();
         const parsed = type.input.safeParse(job.input);
@@ -190,16 +193,19 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
           return outcome(job, 'failed', null, FailureTypes.InvalidJobInput, `input no longer matches the '${type.name}' schema: ${parsed.error.message}`);
         }
         try {
-          const output = await type.handler(parsed.data, {
-            attempt,
-            jobId: job.id,
-            batchId: args.batchId,
-            tenantId: args.tenantId,
-            signal: ctx.cancellationSignal,
-            heartbeat: noHeartbeat,
-            tenantSettings,
-            log: jobLog(log, args.batchId, job.id, attempt),
-          });
+          const output = await clock.run(
+            startedAt,
+            type.handler(parsed.data, {
+              attempt,
+              jobId: job.id,
+              batchId: args.batchId,
+              tenantId: args.tenantId,
+              signal: clock.signal,
+              heartbeat: noHeartbeat,
+              tenantSettings,
+              log: jobLog(log, args.batchId, job.id, attempt),
+            }),
+          );
           metrics.attempt('succeeded', startedAt);
           return outcome(job, 'succeeded', output ?? null, null, null);
         } catch (err) {
@@ -220,18 +226,24 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
       try {
         let next = 0;
         const lane = async () => {
-          while (next < toRun.length && !ctx.cancellationSignal.aborted && !halt) {
-            const claimed = window.ready(next);
-            if (claimed !== true) {
-              await claimed;
-              continue;
+          const clock = new AttemptClock(ctx.cancellationSignal, type.policy.timeoutMs);
+          clocks.add(clock);
+          try {
+            while (next < toRun.length && !ctx.cancellationSignal.aborted && !halt) {
+              const claimed = window.ready(next);
+              if (claimed !== true) {
+                await claimed;
+                continue;
+              }
+              const job = toRun[next++]!;
+              const o = await runOne(job, clock);
+              // An attempt cut short by a cancel is not an attempt: leave the job as it was.
+              if (ctx.cancellationSignal.aborted && o.status !== 'succeeded') continue;
+              buffer.push(o);
+              if (buffer.length >= FLUSH_SIZE) void flush();
             }
-            const job = toRun[next++]!;
-            const o = await runOne(job);
-            // An attempt cut short by a cancel is not an attempt: leave the job as it was.
-            if (ctx.cancellationSignal.aborted && o.status !== 'succeeded') continue;
-            buffer.push(o);
-            if (buffer.length >= FLUSH_SIZE) void flush();
+          } finally {
+            clocks.delete(clock);
           }
         };
         // A lane per slot granted, now and on later liveness ticks.
@@ -258,7 +270,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
       if (flushError !== undefined) throw flushError;
       if (ctx.cancellationSignal.aborted) throw new CancelledFailure('chunk cancelled');
       if (args.finish && !halt && result.retry.length === 0 && result.deferred.length === 0) {
-        const row = await finishBatch(sql, args.batchId, args.finish.epoch, { onlyIfAllEnded: true });
+        const row = await answered(finishBatch(sql, args.batchId, args.finish.epoch, { onlyIfAllEnded: true }));
         if (row) result.finished = { ...snapshotOf(row), thresholdSet: row.thresholdSet };
       }
       return handBack(result, args.byPosition);

@@ -1,8 +1,26 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { TransientJobError, type JobType } from '../job-types/job-type.js';
 import type { JobTypeRegistry } from '../job-types/registry.js';
+import { withDeadline } from '../lib/deadline.js';
 import { toError } from '../lib/errors.js';
 import { FailureTypes } from '../lib/names.js';
+
+/**
+ * How long an attempt's bookkeeping statement (or a chunk's) may go unanswered before
+ * the attempt, or the chunk, fails (retryably, `StatementTimeout`). A statement on a
+ * connection the server dropped can hang for 30 s and more, or never answer at all
+ * (postgres.js loses it: seen in the chaos test's backend terminations, where a chunk
+ * that kept heartbeating waited on its write for good). A statement that did commit
+ * meanwhile is found on the retry: an ended job is not run again, a started attempt is
+ * counted as one, a chunk's later try takes over its claim.
+ */
+export const ATTEMPT_STATEMENT_TIMEOUT_MS = 10_000;
+
+export const statementTimeout = (): ApplicationFailure =>
+  ApplicationFailure.create({ type: FailureTypes.StatementTimeout, message: `a database statement did not answer within ${ATTEMPT_STATEMENT_TIMEOUT_MS} ms` });
+
+/** `statement`'s answer, or a `StatementTimeout` failure once ATTEMPT_STATEMENT_TIMEOUT_MS pass without one. */
+export const answered = <T>(statement: Promise<T>): Promise<T> => withDeadline(statement, ATTEMPT_STATEMENT_TIMEOUT_MS, statementTimeout);
 
 /** Longest error message kept on a job row. */
 export const MAX_ERROR_MESSAGE = 4_000;

@@ -6,23 +6,13 @@ import { tenantOfJob } from '../db/tenant-slots.js';
 import { getJobTenantSettings } from '../db/tenant-settings.js';
 import { groupCommit } from '../lib/group-commit.js';
 import { FailureTypes, type JobStatus } from '../lib/names.js';
-import { classifyFailure, MAX_ERROR_MESSAGE, toApplicationFailure, jobTypeOrFail } from './failures.js';
+import { ATTEMPT_STATEMENT_TIMEOUT_MS, classifyFailure, MAX_ERROR_MESSAGE, statementTimeout, toApplicationFailure, jobTypeOrFail } from './failures.js';
 import type { ActivityDeps } from './index.js';
 import { jobMetrics, jobsEnded } from './job-metrics.js';
 import { slotPools } from './tenant-cap.js';
 
 /** A local activity's heartbeat: nothing to send it to. */
 const noHeartbeat = () => {};
-
-/**
- * How long an attempt's bookkeeping statement may go unanswered before the attempt
- * fails (retryably, `StatementTimeout`). A statement on a connection the server dropped
- * can hang for 30 s and more (seen in the chaos test's backend terminations); an
- * activity's missed heartbeats cut such an attempt short, but a local activity has no
- * heartbeat timeout. A statement that did commit meanwhile is found on the retry: an
- * ended job is not run again, a started attempt is counted as one.
- */
-export const ATTEMPT_STATEMENT_TIMEOUT_MS = 10_000;
 
 /**
  * Statements of one kind running at once (lib/group-commit.ts): attempts that start or
@@ -45,8 +35,7 @@ export function attemptStatements(sql: Sql) {
     maxInFlight: ATTEMPT_STATEMENTS_IN_FLIGHT,
     maxBatch: ATTEMPTS_PER_STATEMENT,
     timeoutMs: ATTEMPT_STATEMENT_TIMEOUT_MS,
-    timeout: () =>
-      ApplicationFailure.create({ type: FailureTypes.StatementTimeout, message: `a database statement did not answer within ${ATTEMPT_STATEMENT_TIMEOUT_MS} ms` }),
+    timeout: statementTimeout,
   };
   return {
     start: groupCommit((ids: readonly string[]) => attempts.startAttempts(sql, ids), { ...options, rowOf: (id) => id }),
