@@ -4,9 +4,12 @@
  * the worker's pool of slots per tenant that its one-activity-per-job attempts draw from.
  */
 import { randomUUID } from 'node:crypto';
-import type { Info } from '@temporalio/activity';
+import { ApplicationFailure, type Info } from '@temporalio/activity';
 import type { Sql } from '../db/client.js';
 import { acquireSlots, releaseSlots, renewLease } from '../db/tenant-slots.js';
+import { withDeadline } from '../lib/deadline.js';
+import { FailureTypes } from '../lib/names.js';
+import { ATTEMPT_STATEMENT_TIMEOUT_MS, statementTimeout } from './failures.js';
 
 /** One running activity (attempt) of one workflow run. */
 export function holderOf(info: Info): string {
@@ -42,15 +45,39 @@ export interface SlotLease {
 /**
  * A holder's slots. Its operations run one after another: acquire, renew and release
  * of one holder never race each other. A slot whose release failed lapses with the lease.
+ *
+ * Each statement gives up after `statementTimeoutMs` (ATTEMPT_STATEMENT_TIMEOUT_MS):
+ * operations wait on the one before them, so a statement that never answered (postgres.js
+ * loses some when the server ends their connection) held every later one for good, and
+ * with them every per-activity attempt of the tenant on that worker: the chaos test with
+ * twenty backend terminations stalled so, every worker slot taken by an attempt waiting
+ * for a slot. What such a statement did is unknown, so the lease goes on under a new
+ * holder name with nothing held: the old name's slots, renewed no more, lapse with its
+ * lease (until then they count against the cap, and a pool may hand out slots it leased
+ * under the old name: the cap can be passed for one lease's time).
  */
-export function slotLease(sql: Sql, o: { tenantId: string; holder: string; ttlMs: number; defaultCap: number }): SlotLease {
+export function slotLease(sql: Sql, o: { tenantId: string; holder: string; ttlMs: number; defaultCap: number; statementTimeoutMs?: number }): SlotLease {
   let held = 0;
   let lastRenew = Date.now();
+  let holder = o.holder;
+  let renamed = 0;
   let chain: Promise<unknown> = Promise.resolve();
   const serial = <T>(op: () => Promise<T>): Promise<T> => {
     const p = chain.then(op);
     chain = p.catch(() => {});
     return p;
+  };
+  const timeoutMs = o.statementTimeoutMs ?? ATTEMPT_STATEMENT_TIMEOUT_MS;
+  const answered = async <T>(statement: Promise<T>): Promise<T> => {
+    try {
+      return await withDeadline(statement, timeoutMs, statementTimeout);
+    } catch (err) {
+      if (err instanceof ApplicationFailure && err.type === FailureTypes.StatementTimeout) {
+        holder = `${o.holder}#${++renamed}`;
+        held = 0;
+      }
+      throw err;
+    }
   };
   return {
     get held() {
@@ -59,7 +86,7 @@ export function slotLease(sql: Sql, o: { tenantId: string; holder: string; ttlMs
     acquire: (want) =>
       serial(async () => {
         if (want <= 0) return 0;
-        const granted = await acquireSlots(sql, { tenantId: o.tenantId, holder: o.holder, want, ttlMs: o.ttlMs, defaultCap: o.defaultCap });
+        const granted = await answered(acquireSlots(sql, { tenantId: o.tenantId, holder, want, ttlMs: o.ttlMs, defaultCap: o.defaultCap }));
         held += granted;
         if (granted > 0) lastRenew = Date.now();
         return granted;
@@ -68,14 +95,14 @@ export function slotLease(sql: Sql, o: { tenantId: string; holder: string; ttlMs
       serial(async () => {
         if (held === 0 || Date.now() - lastRenew < o.ttlMs / 6) return;
         lastRenew = Date.now();
-        await renewLease(sql, o.tenantId, o.holder, o.ttlMs);
+        await answered(renewLease(sql, o.tenantId, holder, o.ttlMs));
       }),
     release: (n) =>
       serial(async () => {
         if (held === 0) return;
         const count = n === undefined ? held : Math.min(n, held);
         held -= count;
-        await releaseSlots(sql, o.tenantId, o.holder, n === undefined || held === 0 ? undefined : count);
+        await answered(releaseSlots(sql, o.tenantId, holder, n === undefined || held === 0 ? undefined : count));
       }),
   };
 }
@@ -125,8 +152,8 @@ export async function closeSlotPools(): Promise<void> {
 }
 
 /** `tickMs`: POOL_TICK_MS unless a test sets its own. */
-export function slotPool(sql: Sql, o: { tenantId: string; defaultCap: number; holder?: string; tickMs?: number }): SlotPool {
-  const lease = slotLease(sql, { tenantId: o.tenantId, holder: o.holder ?? `pool/${randomUUID()}`, ttlMs: POOL_TTL_MS, defaultCap: o.defaultCap });
+export function slotPool(sql: Sql, o: { tenantId: string; defaultCap: number; holder?: string; tickMs?: number; statementTimeoutMs?: number }): SlotPool {
+  const lease = slotLease(sql, { tenantId: o.tenantId, holder: o.holder ?? `pool/${randomUUID()}`, ttlMs: POOL_TTL_MS, defaultCap: o.defaultCap, ...(o.statementTimeoutMs ? { statementTimeoutMs: o.statementTimeoutMs } : {}) });
   /** Slots the pool may hand out: granted, and not yet sent back (the lease's own count drops later, when its statement runs). */
   let leased = 0;
   let inUse = 0;

@@ -180,3 +180,36 @@ it("gives a stopping worker's pool slots back at once when the pools close", asy
   expect(await leases(t.id)).toEqual([]);
   expect(pool.leased).toBe(0);
 });
+
+it('a pool whose lease statement goes unanswered fails that take with StatementTimeout, and takes again under a new holder name', async () => {
+  const t = await h.tenant();
+  await setMaxJobsInFlight(h.sql, t.id, 4);
+  const pool = slotPool(h.sql, { tenantId: t.id, defaultCap: 1000, holder: `pool/stuck-${t.id}`, statementTimeoutMs: 300 });
+  // The tenant's first slot ever creates its counter row; then another session holds that row's lock.
+  expect(await pool.take()).toBe(true);
+  pool.give();
+  await waitFor('the slot given back', async () => (await leasedTotal(t.id)) === 0, 5_000);
+  let unlock!: () => void;
+  const locked = new Promise<void>((resolve, reject) => {
+    h.sql
+      .begin(async (tx) => {
+        await tx`select used from tenant_slots where tenant_id = ${t.id} for update`;
+        resolve();
+        await new Promise<void>((r) => (unlock = r));
+      })
+      .catch(reject);
+  });
+  await locked;
+  try {
+    // Before: the lease's statement waited on the lock, and every later take behind it.
+    await expect(pool.take()).rejects.toMatchObject({ type: 'StatementTimeout' });
+  } finally {
+    unlock();
+  }
+  // The statement left waiting does run once the lock goes, under the old name; the pool goes on under a new one.
+  expect(await pool.take()).toBe(true);
+  const holders = (await leases(t.id)).map((l) => l.holder);
+  expect(holders).toContain(`pool/stuck-${t.id}#1`);
+  pool.give();
+  await closeSlotPools();
+});
