@@ -22,7 +22,7 @@ export interface ChunkSlots {
    * more as `topUp` is granted them; resolves once every lane has returned.
    * `left`: jobs not yet started; `stopped`: the chunk takes no more jobs.
    */
-  runLanes(lane: () => Promise<void>, wanted: number, o: { left: () => number; stopped: () => boolean }): Promise<void>;
+  runLanes(lane: (self: Lane) => Promise<void>, wanted: number, o: { left: () => number; stopped: () => boolean }): Promise<void>;
   /** The liveness tick: renews the lease and, while lanes run short, asks for more slots. */
   topUp(): Promise<void>;
   /** Every slot held goes back (a failed release lapses with the lease). */
@@ -70,24 +70,53 @@ export function chunkSlots(
   };
 }
 
+/** A running lane's handle on its pool. */
+export interface Lane {
+  /**
+   * This lane stops counting as one (it waits on an attempt past its time that may
+   * never end) and a new lane takes its place, and its slot, at once.
+   */
+  replace(): void;
+}
+
 /**
  * Lanes (async loops over a shared queue) that can be added while others run, e.g.
- * when more slots are granted. `drained` waits for every lane, those added meanwhile too.
+ * when more slots are granted, or replaced (Lane.replace). `drained` waits for every
+ * lane, those added meanwhile too, but not for one replaced. A lane that throws fails
+ * `drained` once the others are done.
  */
-function lanePool(lane: () => Promise<void>) {
-  const live = new Set<Promise<void>>();
+function lanePool(lane: (self: Lane) => Promise<void>) {
+  let running = 0;
+  let failure: { err: unknown } | undefined;
+  let idle: (() => void) | undefined;
+  const add = (n: number) => {
+    for (let i = 0; i < n; i++) {
+      running++;
+      let ended = false;
+      const end = () => {
+        if (ended) return;
+        ended = true;
+        if (--running === 0) idle?.();
+      };
+      lane({
+        replace: () => {
+          add(1);
+          end();
+        },
+      }).then(end, (err: unknown) => {
+        failure ??= { err };
+        end();
+      });
+    }
+  };
   return {
     get size() {
-      return live.size;
+      return running;
     },
-    add(n: number) {
-      for (let i = 0; i < n; i++) {
-        const p: Promise<void> = lane().finally(() => live.delete(p));
-        live.add(p);
-      }
-    },
+    add,
     async drained() {
-      while (live.size > 0) await Promise.all(live);
+      if (running > 0) await new Promise<void>((resolve) => (idle = resolve));
+      if (failure) throw failure.err;
     },
   };
 }

@@ -14,7 +14,7 @@ import { claimOf, LOST_ATTEMPT_MESSAGE, openClaimWindow, superseded, type ClaimW
 import { handBack, outcome, refOf, retryOf, type ChunkArgs, type ChunkResult, type RetryEntry } from './chunk-contract.js';
 import type { ActivityDeps } from './index.js';
 import { jobMetrics, jobsEnded } from './job-metrics.js';
-import { chunkSlots } from './chunk-slots.js';
+import { chunkSlots, type Lane } from './chunk-slots.js';
 
 /** Outcomes written per statement; also a heartbeat point. */
 const FLUSH_SIZE = 1_000;
@@ -170,7 +170,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
         if (g) result.batchFailed = Math.max(result.batchFailed, g.failed);
       };
       // Each lane's clock on its attempt (activities/attempt-clock.ts): the type's timeout holds per job.
-      const clocks = new Set<AttemptClock>();
+      const clocks = new Set<AttemptClock<ChunkJob>>();
       const liveness = setInterval(() => {
         const t = performance.now();
         for (const clock of clocks) clock.check(t);
@@ -185,36 +185,44 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
       const tenantSettings = () => (settings ??= getJobTenantSettings(sql, args.tenantId));
 
       const metrics = jobMetrics(type.name);
-      const runOne = async (job: ChunkJob, clock: AttemptClock): Promise<AttemptOutcome> => {
+      /** A failed attempt's outcome: final, or to be retried after its backoff. */
+      const failedOutcome = (job: ChunkJob, err: unknown, startedAt: number): AttemptOutcome => {
+        metrics.attempt(ctx.cancellationSignal.aborted ? 'cancelled' : 'failed', startedAt);
+        const f = classifyFailure(err, type);
+        const final = f.nonRetryable || job.attempts + 1 - job.retryBase >= args.maxAttempts;
+        if (!final) failures.set(job.id, { at: Date.now(), retryAfterMs: f.retryAfterMs });
+        return outcome(job, final ? 'failed' : 'running', null, f.type, f.message);
+      };
+      /** One attempt of `job` on a lane's clock; undefined once the clock gave up on it (its outcome is recorded already). */
+      const runOne = async (job: ChunkJob, clock: AttemptClock<ChunkJob>): Promise<AttemptOutcome | undefined> => {
         const attempt = job.attempts + 1;
         const startedAt = performance.now();
         const parsed = type.input.safeParse(job.input);
         if (!parsed.success) {
           return outcome(job, 'failed', null, FailureTypes.InvalidJobInput, `input no longer matches the '${type.name}' schema: ${parsed.error.message}`);
         }
+        clock.job = job;
+        clock.since = startedAt;
+        let output: unknown;
         try {
-          const output = await clock.run(
-            startedAt,
-            type.handler(parsed.data, {
-              attempt,
-              jobId: job.id,
-              batchId: args.batchId,
-              tenantId: args.tenantId,
-              signal: clock.signal,
-              heartbeat: noHeartbeat,
-              tenantSettings,
-              log: jobLog(log, args.batchId, job.id, attempt),
-            }),
-          );
-          metrics.attempt('succeeded', startedAt);
-          return outcome(job, 'succeeded', output ?? null, null, null);
+          output = await type.handler(parsed.data, {
+            attempt,
+            jobId: job.id,
+            batchId: args.batchId,
+            tenantId: args.tenantId,
+            signal: clock.signal,
+            heartbeat: noHeartbeat,
+            tenantSettings,
+            log: jobLog(log, args.batchId, job.id, attempt),
+          });
         } catch (err) {
-          metrics.attempt(ctx.cancellationSignal.aborted ? 'cancelled' : 'failed', startedAt);
-          const f = classifyFailure(err, type);
-          const final = f.nonRetryable || attempt - job.retryBase >= args.maxAttempts;
-          if (!final) failures.set(job.id, { at: Date.now(), retryAfterMs: f.retryAfterMs });
-          return outcome(job, final ? 'failed' : 'running', null, f.type, f.message);
+          clock.job = undefined;
+          return clock.abandoned ? undefined : failedOutcome(job, err, startedAt);
         }
+        clock.job = undefined;
+        if (clock.abandoned) return undefined;
+        metrics.attempt('succeeded', startedAt);
+        return outcome(job, 'succeeded', output ?? null, null, null);
       };
 
       // Lanes start a job only once the claim covers it.
@@ -225,8 +233,13 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
 
       try {
         let next = 0;
-        const lane = async () => {
-          const clock = new AttemptClock(ctx.cancellationSignal, type.policy.timeoutMs);
+        const lane = async (self: Lane) => {
+          const clock: AttemptClock<ChunkJob> = new AttemptClock(ctx.cancellationSignal, type.policy.timeoutMs, (job, since, err) => {
+            // Past its time: the attempt fails here, and a new lane takes this one's place.
+            clocks.delete(clock);
+            if (!ctx.cancellationSignal.aborted) buffer.push(failedOutcome(job, err, since));
+            self.replace();
+          });
           clocks.add(clock);
           try {
             while (next < toRun.length && !ctx.cancellationSignal.aborted && !halt) {
@@ -237,6 +250,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
               }
               const job = toRun[next++]!;
               const o = await runOne(job, clock);
+              if (o === undefined) return;
               // An attempt cut short by a cancel is not an attempt: leave the job as it was.
               if (ctx.cancellationSignal.aborted && o.status !== 'succeeded') continue;
               buffer.push(o);
