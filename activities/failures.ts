@@ -19,8 +19,10 @@ export const ATTEMPT_STATEMENT_TIMEOUT_MS = 10_000;
 export const statementTimeout = (): ApplicationFailure =>
   ApplicationFailure.create({ type: FailureTypes.StatementTimeout, message: `a database statement did not answer within ${ATTEMPT_STATEMENT_TIMEOUT_MS} ms` });
 
-/** `statement`'s answer, or a `StatementTimeout` failure once ATTEMPT_STATEMENT_TIMEOUT_MS pass without one. */
-export const answered = <T>(statement: Promise<T>): Promise<T> => withDeadline(statement, ATTEMPT_STATEMENT_TIMEOUT_MS, statementTimeout);
+/** `statement`'s answer, or a `StatementTimeout` failure once `ms` (ATTEMPT_STATEMENT_TIMEOUT_MS) pass without one. */
+export const answered = <T>(statement: Promise<T>, ms = ATTEMPT_STATEMENT_TIMEOUT_MS): Promise<T> => withDeadline(statement, ms, statementTimeout);
+
+export const isStatementTimeout = (err: unknown): boolean => err instanceof ApplicationFailure && err.type === FailureTypes.StatementTimeout;
 
 /** Longest error message kept on a job row. */
 export const MAX_ERROR_MESSAGE = 4_000;

@@ -4,12 +4,10 @@
  * the worker's pool of slots per tenant that its one-activity-per-job attempts draw from.
  */
 import { randomUUID } from 'node:crypto';
-import { ApplicationFailure, type Info } from '@temporalio/activity';
+import type { Info } from '@temporalio/activity';
 import type { Sql } from '../db/client.js';
 import { acquireSlots, releaseSlots, renewLease } from '../db/tenant-slots.js';
-import { withDeadline } from '../lib/deadline.js';
-import { FailureTypes } from '../lib/names.js';
-import { ATTEMPT_STATEMENT_TIMEOUT_MS, statementTimeout } from './failures.js';
+import { answered, isStatementTimeout } from './failures.js';
 
 /** One running activity (attempt) of one workflow run. */
 export function holderOf(info: Info): string {
@@ -46,7 +44,7 @@ export interface SlotLease {
  * A holder's slots. Its operations run one after another: acquire, renew and release
  * of one holder never race each other. A slot whose release failed lapses with the lease.
  *
- * Each statement gives up after `statementTimeoutMs` (ATTEMPT_STATEMENT_TIMEOUT_MS):
+ * Each statement gives up after `statementTimeoutMs` (ATTEMPT_STATEMENT_TIMEOUT_MS by default):
  * operations wait on the one before them, so a statement that never answered (postgres.js
  * loses some when the server ends their connection) held every later one for good, and
  * with them every per-activity attempt of the tenant on that worker: the chaos test with
@@ -56,7 +54,7 @@ export interface SlotLease {
  * lease (until then they count against the cap, and a pool may hand out slots it leased
  * under the old name: the cap can be passed for one lease's time).
  */
-export function slotLease(sql: Sql, o: { tenantId: string; holder: string; ttlMs: number; defaultCap: number; statementTimeoutMs?: number }): SlotLease {
+export function slotLease(sql: Sql, o: { tenantId: string; holder: string; ttlMs: number; defaultCap: number; statementTimeoutMs?: number | undefined }): SlotLease {
   let held = 0;
   let lastRenew = Date.now();
   let holder = o.holder;
@@ -67,12 +65,11 @@ export function slotLease(sql: Sql, o: { tenantId: string; holder: string; ttlMs
     chain = p.catch(() => {});
     return p;
   };
-  const timeoutMs = o.statementTimeoutMs ?? ATTEMPT_STATEMENT_TIMEOUT_MS;
-  const answered = async <T>(statement: Promise<T>): Promise<T> => {
+  const bounded = async <T>(statement: Promise<T>): Promise<T> => {
     try {
-      return await withDeadline(statement, timeoutMs, statementTimeout);
+      return await answered(statement, o.statementTimeoutMs);
     } catch (err) {
-      if (err instanceof ApplicationFailure && err.type === FailureTypes.StatementTimeout) {
+      if (isStatementTimeout(err)) {
         holder = `${o.holder}#${++renamed}`;
         held = 0;
       }
@@ -86,7 +83,7 @@ export function slotLease(sql: Sql, o: { tenantId: string; holder: string; ttlMs
     acquire: (want) =>
       serial(async () => {
         if (want <= 0) return 0;
-        const granted = await answered(acquireSlots(sql, { tenantId: o.tenantId, holder, want, ttlMs: o.ttlMs, defaultCap: o.defaultCap }));
+        const granted = await bounded(acquireSlots(sql, { tenantId: o.tenantId, holder, want, ttlMs: o.ttlMs, defaultCap: o.defaultCap }));
         held += granted;
         if (granted > 0) lastRenew = Date.now();
         return granted;
@@ -95,14 +92,14 @@ export function slotLease(sql: Sql, o: { tenantId: string; holder: string; ttlMs
       serial(async () => {
         if (held === 0 || Date.now() - lastRenew < o.ttlMs / 6) return;
         lastRenew = Date.now();
-        await answered(renewLease(sql, o.tenantId, holder, o.ttlMs));
+        await bounded(renewLease(sql, o.tenantId, holder, o.ttlMs));
       }),
     release: (n) =>
       serial(async () => {
         if (held === 0) return;
         const count = n === undefined ? held : Math.min(n, held);
         held -= count;
-        await answered(releaseSlots(sql, o.tenantId, holder, n === undefined || held === 0 ? undefined : count));
+        await bounded(releaseSlots(sql, o.tenantId, holder, n === undefined || held === 0 ? undefined : count));
       }),
   };
 }
@@ -153,7 +150,7 @@ export async function closeSlotPools(): Promise<void> {
 
 /** `tickMs`: POOL_TICK_MS unless a test sets its own. */
 export function slotPool(sql: Sql, o: { tenantId: string; defaultCap: number; holder?: string; tickMs?: number; statementTimeoutMs?: number }): SlotPool {
-  const lease = slotLease(sql, { tenantId: o.tenantId, holder: o.holder ?? `pool/${randomUUID()}`, ttlMs: POOL_TTL_MS, defaultCap: o.defaultCap, ...(o.statementTimeoutMs ? { statementTimeoutMs: o.statementTimeoutMs } : {}) });
+  const lease = slotLease(sql, { tenantId: o.tenantId, holder: o.holder ?? `pool/${randomUUID()}`, ttlMs: POOL_TTL_MS, defaultCap: o.defaultCap, statementTimeoutMs: o.statementTimeoutMs });
   /** Slots the pool may hand out: granted, and not yet sent back (the lease's own count drops later, when its statement runs). */
   let leased = 0;
   let inUse = 0;

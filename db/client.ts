@@ -31,7 +31,7 @@ export function createSql(url: string, options: { max?: number } = {}): Sql {
  * every new connection, and drops that statement's promise: when the backend is
  * terminated during it, the rejection is unhandled and Node ends the process
  * (porsager/postgres#1192, #1223, open). The chaos test that terminates every backend
- * lost its worker this way, about one run in ten, and its batch stopped.
+ * lost its worker this way, about once in 160 terminations, and its batch stopped.
  * The types belong to the pool (its options, shared by its connections), so once one
  * connection has read them the others need not: a connection opened after that skips the
  * read, and only the pool's first connections, at start, still make it.
