@@ -30,7 +30,10 @@ const scale = Number(opts.scale);
 const repeat = Math.max(1, Math.floor(Number(opts.repeat)) || 1);
 const modes = opts.modes!.split(',') as ExecutionMode[];
 const wanted = (name: string) => !opts.only || opts.only.split(',').includes(name);
-/** The million-job workloads run with --w4, or when --only names them. */
+/**
+ * The million-job workloads run when --only names them, or with --w4 beside the workload
+ * they scale up: W4 beside W1, ingest-million beside ingest (`--only ingest --w4` runs no W4).
+ */
 const named = (name: string) => Boolean(opts.only?.split(',').includes(name));
 const say = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 const n = (jobs: number) => Math.max(1, Math.round(jobs * scale));
@@ -196,6 +199,8 @@ async function fresh<T>(fn: (sys: System) => Promise<T>): Promise<T> {
   }
 }
 
+/** W3's backoff (from 100 ms, doubling): a job failing twice waits 100 + 200 ms in all. */
+const W3_BACKOFF_CHAIN_MS = 100 + 200;
 const workloads: Record<'W1' | 'W2' | 'W3', (mode: ExecutionMode) => Workload> = {
   W1: (mode) => ({ name: 'W1', jobs: n(100_000), mode, query: 'type=sleep&concurrency=100', line: () => '{"input":{"ms":0}}' }),
   W2: (mode) => ({ name: 'W2', jobs: n(10_000), mode, query: 'type=sleep&concurrency=50', line: () => '{"input":{"ms":50}}' }),
@@ -208,7 +213,7 @@ const workloads: Record<'W1' | 'W2' | 'W3', (mode: ExecutionMode) => Workload> =
   }),
 };
 for (const mode of modes) {
-  const ratio = w3w1(mode, repeat);
+  const ratio = w3w1(mode, repeat, W3_BACKOFF_CHAIN_MS);
   for (let r = 0; r < repeat; r++) {
     // With --repeat, every other round runs W3 first: this machine's speed drifts over
     // minutes, and a fixed order would lean the ratio whichever way it drifts.
@@ -221,7 +226,7 @@ for (const mode of modes) {
   const line = ratio.line();
   if (line) console.log(JSON.stringify(line));
 }
-if (opts.w4 || named('W4')) {
+if ((opts.w4 && wanted('W1')) || named('W4')) {
   await fresh((sys) =>
     run(sys, { name: 'W4', jobs: n(1_000_000), mode: 'chunk', query: 'type=sleep&concurrency=100', line: () => '{"input":{"ms":0}}', neighbour: true }),
   );

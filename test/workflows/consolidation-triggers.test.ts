@@ -117,8 +117,16 @@ describe('consolidation schedules', () => {
     expect(created.temporal.paused).toBe(false);
     expect(created.temporal.nextRunTimes.length).toBeGreaterThan(0);
 
-    const listed: string[] = [];
-    for await (const s of h.client.schedule.list()) listed.push(s.scheduleId);
+    // The schedule list is read from visibility, which catches up with a create a moment later.
+    const listed = await waitFor(
+      'the schedule in the schedule list',
+      async () => {
+        const ids: string[] = [];
+        for await (const s of h.client.schedule.list()) ids.push(s.scheduleId);
+        return ids;
+      },
+      (ids) => ids.includes(scheduleId),
+    );
     expect(listed).toContain(scheduleId);
 
     await runBatch(t, 2);
