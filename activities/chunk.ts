@@ -2,18 +2,16 @@ import { CancelledFailure, Context } from '@temporalio/activity';
 import { batchGate } from '../db/batch-control.js';
 import { finishBatch } from '../db/batches.js';
 import * as chunks from '../db/chunks.js';
-import { getJobTenantSettings } from '../db/tenant-settings.js';
 import type { AttemptOutcome, ChunkJob } from '../db/chunks.js';
-import type { JobContext } from '../job-types/job-type.js';
-import type { Logger } from '../lib/logger.js';
 import { FailureTypes } from '../lib/names.js';
 import { AttemptClock } from './attempt-clock.js';
-import { answered, classifyFailure, jobTypeOrFail } from './failures.js';
+import { chunkAttempts, type PendingRetry } from './chunk-attempt.js';
+import { answered, jobTypeOrFail } from './failures.js';
 import { snapshotOf } from './batch.js';
 import { claimOf, LOST_ATTEMPT_MESSAGE, openClaimWindow, superseded, type ClaimWindows } from './chunk-claim.js';
 import { handBack, outcome, refOf, retryOf, type ChunkArgs, type ChunkResult, type RetryEntry } from './chunk-contract.js';
 import type { ActivityDeps } from './index.js';
-import { jobMetrics, jobsEnded } from './job-metrics.js';
+import { jobsEnded } from './job-metrics.js';
 import { chunkSlots, type Lane } from './chunk-slots.js';
 
 /** Outcomes written per statement; also a heartbeat point. */
@@ -126,7 +124,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
       };
       const byId = new Map(toRun.map((j) => [j.id, j]));
       /** Each retryable failure, until its outcome is written: when, and the handler's own retry-after. */
-      const failures = new Map<string, { at: number; retryAfterMs: number | undefined }>();
+      const failures = new Map<string, PendingRetry>();
       let buffer: AttemptOutcome[] = [];
       // Flushes run one after another; the first error is kept and rethrown at the end
       // (the activity is then retried, and the rows say what is left to do).
@@ -180,50 +178,15 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
         void slots.topUp().catch(() => {});
       }, FLUSH_INTERVAL_MS);
 
-      // Read once per chunk, and only if a handler asks.
-      let settings: ReturnType<typeof getJobTenantSettings> | undefined;
-      const tenantSettings = () => (settings ??= getJobTenantSettings(sql, args.tenantId));
-
-      const metrics = jobMetrics(type.name);
-      /** A failed attempt's outcome: final, or to be retried after its backoff. */
-      const failedOutcome = (job: ChunkJob, err: unknown, startedAt: number): AttemptOutcome => {
-        metrics.attempt(ctx.cancellationSignal.aborted ? 'cancelled' : 'failed', startedAt);
-        const f = classifyFailure(err, type);
-        const final = f.nonRetryable || job.attempts + 1 - job.retryBase >= args.maxAttempts;
-        if (!final) failures.set(job.id, { at: Date.now(), retryAfterMs: f.retryAfterMs });
-        return outcome(job, final ? 'failed' : 'running', null, f.type, f.message);
-      };
-      /** One attempt of `job` on a lane's clock; undefined once the clock gave up on it (its outcome is recorded already). */
-      const runOne = async (job: ChunkJob, clock: AttemptClock<ChunkJob>): Promise<AttemptOutcome | undefined> => {
-        const attempt = job.attempts + 1;
-        const startedAt = performance.now();
-        const parsed = type.input.safeParse(job.input);
-        if (!parsed.success) {
-          return outcome(job, 'failed', null, FailureTypes.InvalidJobInput, `input no longer matches the '${type.name}' schema: ${parsed.error.message}`);
-        }
-        clock.job = job;
-        clock.since = startedAt;
-        let output: unknown;
-        try {
-          output = await type.handler(parsed.data, {
-            attempt,
-            jobId: job.id,
-            batchId: args.batchId,
-            tenantId: args.tenantId,
-            signal: clock.signal,
-            heartbeat: noHeartbeat,
-            tenantSettings,
-            log: jobLog(log, args.batchId, job.id, attempt),
-          });
-        } catch (err) {
-          clock.job = undefined;
-          return clock.abandoned ? undefined : failedOutcome(job, err, startedAt);
-        }
-        clock.job = undefined;
-        if (clock.abandoned) return undefined;
-        metrics.attempt('succeeded', startedAt);
-        return outcome(job, 'succeeded', output ?? null, null, null);
-      };
+      const attempts = chunkAttempts(sql, {
+        type,
+        cancelled: ctx.cancellationSignal,
+        batchId: args.batchId,
+        tenantId: args.tenantId,
+        maxAttempts: args.maxAttempts,
+        log,
+        failures,
+      });
 
       // Lanes start a job only once the claim covers it.
       const window = claims.track(toRun, (err) => {
@@ -237,7 +200,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
           const clock: AttemptClock<ChunkJob> = new AttemptClock(ctx.cancellationSignal, type.policy.timeoutMs, (job, since, err) => {
             // Past its time: the attempt fails here, and a new lane takes this one's place.
             clocks.delete(clock);
-            if (!ctx.cancellationSignal.aborted) buffer.push(failedOutcome(job, err, since));
+            if (!ctx.cancellationSignal.aborted) buffer.push(attempts.failed(job, err, since));
             self.replace();
           });
           clocks.add(clock);
@@ -249,7 +212,7 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
                 continue;
               }
               const job = toRun[next++]!;
-              const o = await runOne(job, clock);
+              const o = await attempts.run(job, clock);
               if (o === undefined) return;
               // An attempt cut short by a cancel is not an attempt: leave the job as it was.
               if (ctx.cancellationSignal.aborted && o.status !== 'succeeded') continue;
@@ -290,16 +253,4 @@ export function createChunkActivities({ sql, registry, log, tenantMaxJobsInFligh
       return handBack(result, args.byPosition);
     },
   };
-}
-
-/**
- * Per-job functions of a handler's context are made outside the job's object literal:
- * inline, each would be named after its key, and under tsx (esbuild's keepNames) naming
- * a function is a call that defines its `name` property: two for every job, about 9% of
- * the worker's CPU over W1 chunked at 300,000 jobs (`__name` in a CPU profile). A
- * returned arrow has no name to keep.
- */
-const noHeartbeat: JobContext['heartbeat'] = () => {};
-function jobLog(log: Logger, batchId: string, jobId: string, attempt: number): JobContext['log'] {
-  return (msg, fields) => log.info({ ...fields, jobId, batchId, attempt }, msg);
 }
