@@ -137,9 +137,9 @@ async function stop(code = 0) {
   await embedded?.close();
   process.exit(code);
 }
-// `on`, not `once`: Ctrl-C reaches this process twice (from the terminal, to the whole
-// process group, and relayed by the tsx launcher), and a second SIGINT with no listener
-// left killed it mid-stop, before the worker and the dev server had shut down.
+// `on`, not `once`: Ctrl-C reaches this process more than once (from the terminal, to the
+// whole process group, and relayed by npm and the tsx launcher), and a second SIGINT with
+// no listener left killed it mid-stop, before the worker and the dev server had shut down.
 process.on('SIGINT', () => void stop());
 process.on('SIGTERM', () => void stop());
 

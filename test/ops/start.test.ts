@@ -1,7 +1,9 @@
 /**
  * `npm start` (scripts/start.ts) stops what it started on Ctrl-C. A terminal's Ctrl-C
- * sends SIGINT to the whole process group (the start script, the worker, the API, the
- * dev server), and the tsx launcher of `npm start` relays it to the script once more.
+ * sends SIGINT to the whole process group (npm, the start script, the worker, the API,
+ * the dev server), and npm and the tsx launcher relay it to the script once more. A
+ * signal to npm alone must do the same: npm passes it on to its script, which runs
+ * with `exec` so that the start script gets it (not only a shell that dies of it).
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -31,7 +33,12 @@ async function liveMembers(pgid: number): Promise<string[]> {
     .filter((line) => line && !/^\d+\s+Z/.test(line));
 }
 
-it('the banner comes once the API answers; Ctrl-C: the worker shuts down gracefully, the start script waits for everything and exits 0', async () => {
+/**
+ * `command` started in a process group of its own, as a terminal's foreground job is,
+ * with its own ports, data directory and database; `run` gets it once its banner is out
+ * and the worker and the API have started. Whatever is left is killed afterwards.
+ */
+async function withStarted(command: string, args: string[], run: (p: { pid: number; exited: Promise<number | null>; out: () => string }) => Promise<void>) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'batchworks-start-'));
   const databaseUrl = withDatabaseName(loadConfig().databaseUrl, 'batchworks_start_test');
   const env = {
@@ -43,35 +50,56 @@ it('the banner comes once the API answers; Ctrl-C: the worker shuts down gracefu
     DATABASE_URL: databaseUrl,
     LOG_LEVEL: 'info',
   };
-  // Its own process group, as a terminal's foreground job is.
-  const start = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const start = spawn(command, args, { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   start.stdout.on('data', (d: Buffer) => (out += d.toString()));
   start.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => start.once('exit', (code) => resolve(code)));
-  const group = -start.pid!;
   try {
     // The banner says ready only when the API answers: a request sent on reading it gets an answer.
     await waitFor('the banner', async () => out, (o) => o.includes('Batchworks is ready.'));
     const res = await fetch(`http://127.0.0.1:${env.PORT}/v1/batches`, { method: 'POST' });
     expect(res.status).toBe(401);
     await waitFor('the worker and the API to start', async () => out, (o) => o.includes('"msg":"worker started"') && o.includes('"msg":"api listening"'));
-    process.kill(group, 'SIGINT');
-    process.kill(start.pid!, 'SIGINT');
-    // The worker hears SIGINT from the terminal, then SIGTERM from the start script: the
-    // second used to kill it in the middle of its graceful shutdown, unlogged.
-    expect(await exited).toBe(0);
-    expect(out).toContain('"msg":"worker stopped"');
-    expect(out).toContain('"msg":"api shutting down"');
-    // Nothing of the group is left running: the worker, the API and the dev server have exited.
-    expect(await liveMembers(start.pid!)).toEqual([]);
+    await run({ pid: start.pid!, exited, out: () => out });
   } finally {
     try {
-      process.kill(group, 'SIGKILL');
+      process.kill(-start.pid!, 'SIGKILL');
     } catch {
       // already gone
     }
     await rm(dir, { recursive: true, force: true });
     await dropDatabase(databaseUrl);
   }
+}
+
+it('the banner comes once the API answers; Ctrl-C: the worker shuts down gracefully, the start script waits for everything and exits 0', async () => {
+  await withStarted('npm', ['start'], async ({ pid, exited, out }) => {
+    process.kill(-pid, 'SIGINT');
+    // The worker hears SIGINT from the terminal, then SIGTERM from the start script: the
+    // second used to kill it in the middle of its graceful shutdown, unlogged.
+    expect(await exited).toBe(0);
+    expect(out()).toContain('"msg":"worker stopped"');
+    expect(out()).toContain('"msg":"api shutting down"');
+    // Nothing of the group is left running: the worker, the API and the dev server have exited.
+    expect(await liveMembers(pid)).toEqual([]);
+  });
+}, 120_000);
+
+it('`npm start` stopped by a signal to npm alone (kill, timeout, a process manager) stops everything it started', async () => {
+  await withStarted('npm', ['start'], async ({ pid, exited, out }) => {
+    // npm passes SIGTERM to its script's shell. A shell running the script as its child
+    // died of it and left the start script, the worker, the API and the dev server running.
+    process.kill(pid, 'SIGTERM');
+    await exited;
+    const deadline = Date.now() + 30_000;
+    let left = await liveMembers(pid);
+    while (left.length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      left = await liveMembers(pid);
+    }
+    expect(left).toEqual([]);
+    expect(out()).toContain('"msg":"worker stopped"');
+    expect(out()).toContain('"msg":"api shutting down"');
+  });
 }, 120_000);
