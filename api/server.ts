@@ -36,6 +36,17 @@ const app = createApp({
 const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
   log.info({ url: `http://${info.address}:${info.port}` }, 'api listening');
 });
+// Unhandled, a port already taken ended the process with Node's stack trace of an 'error' event.
+server.once('error', (err: NodeJS.ErrnoException) => {
+  const taken = err.code === 'EADDRINUSE';
+  log.fatal(
+    { err, host: config.host, port: config.port },
+    taken
+      ? `cannot listen on ${config.host}:${config.port}: another process has it (another Batchworks API?); stop it or set PORT`
+      : `cannot listen on ${config.host}:${config.port}: ${err.message}`,
+  );
+  void Promise.allSettled([connection.close(), sql.end({ timeout: 1 })]).then(() => process.exit(1));
+});
 
 let closing = false;
 async function shutdown(signal: string) {

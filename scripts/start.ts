@@ -37,11 +37,21 @@ async function reachable(address: string): Promise<boolean> {
   }
 }
 
+class ApiPortTaken extends Error {
+  constructor(host: string, port: number) {
+    super(`something already listens on ${host}:${port}, the API's port (another npm start?). Stop it, or give this one another port with PORT.`);
+  }
+}
+
 /** Whether anything accepts TCP connections at the URL's host and port (a PostgreSQL there is then assumed). */
 function listening(url: string): Promise<boolean> {
   const u = new URL(url);
+  return listeningAt(u.hostname || '127.0.0.1', Number(u.port || 5432));
+}
+
+function listeningAt(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = net.connect({ host: u.hostname || '127.0.0.1', port: Number(u.port || 5432) });
+    const socket = net.connect({ host, port });
     const done = (ok: boolean) => {
       socket.destroy();
       resolve(ok);
@@ -144,6 +154,10 @@ process.on('SIGINT', () => void stop());
 process.on('SIGTERM', () => void stop());
 
 try {
+  // The API's port first: taken, the API would fail after everything else had started,
+  // and the banner would have called whatever answers there this system's API.
+  const apiHost = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
+  if (await listeningAt(apiHost, config.port)) throw new ApiPortTaken(apiHost, config.port);
   let address = temporalAddressOf(config);
   let uiUrl = config.temporalUiUrl;
   if (config.temporalAddress) {
@@ -187,7 +201,7 @@ try {
   children.push(run('worker', 'worker.ts', env), run('api', 'api/server.ts', env));
   // The banner says "ready" only once the API answers: printed as soon as the API's
   // process was spawned, a request sent on reading it found nothing listening yet.
-  const ready = await apiReady(`http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}/readyz`, 60_000);
+  const ready = await apiReady(`http://${apiHost}:${config.port}/readyz`, 60_000);
   // A child that exited meanwhile has begun a stop, which ends the process: no banner.
   if (stopping) await new Promise(() => {});
   if (!ready) say('the API has not answered /readyz within 60 s; it may still be starting (see its log above)');

@@ -6,6 +6,7 @@
  * with `exec` so that the start script gets it (not only a shell that dies of it).
  */
 import { execFile, spawn } from 'node:child_process';
+import net from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,7 +39,11 @@ async function liveMembers(pgid: number): Promise<string[]> {
  * with its own ports, data directory and database; `run` gets it once its banner is out
  * and the worker and the API have started. Whatever is left is killed afterwards.
  */
-async function withStarted(command: string, args: string[], run: (p: { pid: number; exited: Promise<number | null>; out: () => string }) => Promise<void>) {
+async function withStarted(
+  command: string,
+  args: string[],
+  run: (p: { pid: number; exited: Promise<number | null>; out: () => string; env: NodeJS.ProcessEnv }) => Promise<void>,
+) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'batchworks-start-'));
   const databaseUrl = withDatabaseName(loadConfig().databaseUrl, 'batchworks_start_test');
   const env = {
@@ -61,7 +66,7 @@ async function withStarted(command: string, args: string[], run: (p: { pid: numb
     const res = await fetch(`http://127.0.0.1:${env.PORT}/v1/batches`, { method: 'POST' });
     expect(res.status).toBe(401);
     await waitFor('the worker and the API to start', async () => out, (o) => o.includes('"msg":"worker started"') && o.includes('"msg":"api listening"'));
-    await run({ pid: start.pid!, exited, out: () => out });
+    await run({ pid: start.pid!, exited, out: () => out, env });
   } finally {
     try {
       process.kill(-start.pid!, 'SIGKILL');
@@ -103,3 +108,40 @@ it('`npm start` stopped by a signal to npm alone (kill, timeout, a process manag
     expect(out()).toContain('"msg":"api shutting down"');
   });
 }, 120_000);
+
+/** Runs `command` to its end: its exit code and output. */
+function runToEnd(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
+  const child = spawn(command, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, out })));
+}
+
+it('a second `npm start` on the same port stops at once, naming the port, and the first one runs on', async () => {
+  await withStarted('npm', ['start'], async ({ pid, exited, env }) => {
+    const second = await runToEnd('npm', ['start'], env);
+    expect(second.code).toBe(1);
+    expect(second.out).toContain(`something already listens on 127.0.0.1:${env.PORT}, the API's port`);
+    // It started nothing: no banner, no worker of its own on the first one's task queue.
+    expect(second.out).not.toContain('Batchworks is ready.');
+    expect(second.out).not.toContain('"msg":"worker started"');
+    expect((await fetch(`http://127.0.0.1:${env.PORT}/readyz`)).status).toBe(200);
+    process.kill(-pid, 'SIGINT');
+    expect(await exited).toBe(0);
+  });
+}, 120_000);
+
+it('the API on a port already taken exits 1 saying so, not with a stack trace of an unhandled error', async () => {
+  const holder = net.createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (holder.address() as net.AddressInfo).port;
+    const api = await runToEnd(process.execPath, ['--import', 'tsx', 'api/server.ts'], { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info' });
+    expect(api.code).toBe(1);
+    expect(api.out).toContain(`cannot listen on 127.0.0.1:${port}: another process has it`);
+    expect(api.out).not.toContain("Unhandled 'error' event");
+  } finally {
+    holder.close();
+  }
+}, 60_000);
