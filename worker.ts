@@ -38,6 +38,15 @@ try {
       if (signals++ > 0) log.info({ signal, graceMs: config.workerShutdownGraceMs }, 'worker already shutting down; running activities have until the grace period ends');
     });
   }
+  // Started by `npm start` (an IPC channel to it): if that script dies without stopping
+  // this worker (kill -9), the channel disconnects, and the worker stops as on SIGTERM.
+  // Unreferenced, the channel does not keep the process alive once the worker has stopped.
+  process.channel?.unref();
+  process.once('disconnect', () => {
+    if (worker.getState() !== 'RUNNING') return;
+    log.warn('npm start, which started this worker, is gone; stopping');
+    worker.shutdown();
+  });
   await worker.run();
   // Its attempts have ended: the tenants' slots its pools still lease go back now, not
   // when the leases lapse (a tenant at its cap would wait that long).

@@ -73,3 +73,7 @@ async function shutdown(signal: string) {
 // no listener left would kill the process before its requests are answered.
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
+// Started by `npm start` (an IPC channel to it): if that script dies without stopping the
+// API (kill -9), the channel disconnects, and the API stops as on SIGTERM.
+process.channel?.unref();
+process.once('disconnect', () => void shutdown('parent gone'));

@@ -113,7 +113,10 @@ function run(name: string, entry: string, env: NodeJS.ProcessEnv): ChildProcess 
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, entry)], {
     cwd: root,
     env,
-    stdio: ['ignore', 'inherit', 'inherit'],
+    // The IPC channel is how the worker and the API learn that this script died without
+    // stopping them (kill -9, the OOM killer): it disconnects, and they stop themselves
+    // instead of holding the ports and the task queue for the next npm start.
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   child.on('exit', (code, signal) => {
     if (!stopping) {
@@ -147,9 +150,12 @@ async function stop(code = 0) {
   await embedded?.close();
   process.exit(code);
 }
-// `on`, not `once`: Ctrl-C reaches this process more than once (from the terminal, to the
-// whole process group, and relayed by npm and the tsx launcher), and a second SIGINT with
-// no listener left killed it mid-stop, before the worker and the dev server had shut down.
+// `on`, not `once`: Ctrl-C reaches this process twice (from the terminal, to the whole
+// process group, and passed on by npm), and a second SIGINT with no listener left killed
+// it mid-stop, before the worker and the dev server had shut down. `npm start` runs this
+// with `node --import tsx`, not the tsx launcher: the launcher passes a signal on, and if
+// its child has not said within 30 ms that it got it, kills the child (SIGKILL). Under
+// load that took this script down in the middle of its stop (npm then exited 130).
 process.on('SIGINT', () => void stop());
 process.on('SIGTERM', () => void stop());
 

@@ -1,9 +1,9 @@
 /**
  * `npm start` (scripts/start.ts) stops what it started on Ctrl-C. A terminal's Ctrl-C
  * sends SIGINT to the whole process group (npm, the start script, the worker, the API,
- * the dev server), and npm and the tsx launcher relay it to the script once more. A
- * signal to npm alone must do the same: npm passes it on to its script, which runs
- * with `exec` so that the start script gets it (not only a shell that dies of it).
+ * the dev server), and npm passes it on to the script once more. A signal to npm alone
+ * must do the same: npm passes it on to its script, which runs with `exec` so that the
+ * start script gets it (not only a shell that dies of it).
  */
 import { execFile, spawn } from 'node:child_process';
 import net from 'node:net';
@@ -145,3 +145,25 @@ it('the API on a port already taken exits 1 saying so, not with a stack trace of
     holder.close();
   }
 }, 60_000);
+
+it('when the start script dies without stopping them (kill -9), the worker and the API stop by themselves', async () => {
+  await withStarted('npm', ['start'], async ({ pid, out, env }) => {
+    // The script itself: npm's process, after its shell's exec, is the node running scripts/start.ts.
+    const members = await liveMembers(pid);
+    const script = members.find((m) => m.includes('scripts/start.ts'));
+    expect(script, members.join('\n')).toBeDefined();
+    process.kill(Number(script!.split(/\s+/)[0]), 'SIGKILL');
+    const deadline = Date.now() + 30_000;
+    const ours = async () => (await liveMembers(pid)).filter((m) => m.includes('worker.ts') || m.includes('api/server.ts'));
+    let left = await ours();
+    while (left.length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      left = await ours();
+    }
+    expect(left).toEqual([]);
+    expect(out()).toContain('"msg":"worker stopped"');
+    expect(out()).toContain('"msg":"api shutting down"');
+    // The port is free again: the next start can have it.
+    await expect(fetch(`http://127.0.0.1:${env.PORT}/readyz`)).rejects.toThrow();
+  });
+}, 120_000);
