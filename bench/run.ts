@@ -5,10 +5,9 @@
  * medians). Progress goes to stderr. Not a test: CI runs none of this.
  */
 import { parseArgs } from 'node:util';
-import { countJobsByStatus } from '../db/jobs.js';
-import { getBatchById } from '../db/batches.js';
 import { insertApiKey, insertTenant } from '../db/tenants.js';
 import type { ExecutionMode } from '../job-types/job-type.js';
+import { countersMatchRows, historyFigures } from './batch-figures.js';
 import { runFloor } from './floor.js';
 import { runIngestMillion } from './ingest-million.js';
 import { w3w1 } from './ratio.js';
@@ -73,35 +72,6 @@ async function waitTerminal(sys: System, id: string, pollMs: number, onTick?: (b
     await onTick?.(b);
     await new Promise((r) => setTimeout(r, pollMs));
   }
-}
-
-/**
- * History lengths over the batch's runs (parent, its continued-as-new runs, children),
- * read from each run's own description: the longest, and all of them per job.
- */
-async function historyFigures(sys: System, batchId: string, jobs: number): Promise<{ largest: number; perJob: number; runs: number }> {
-  let largest = 0;
-  let total = 0;
-  let runs = 0;
-  for await (const wf of sys.client.workflow.list({ query: `BatchId = '${batchId}'` })) {
-    const d = await sys.client.workflow.getHandle(wf.workflowId, wf.runId).describe();
-    largest = Math.max(largest, d.historyLength ?? 0);
-    total += d.historyLength ?? 0;
-    runs++;
-  }
-  return { largest, perJob: Number((total / jobs).toPrecision(3)), runs };
-}
-
-async function countersMatchRows(sys: System, batchId: string): Promise<boolean> {
-  const row = (await getBatchById(sys.sql, batchId))!;
-  const c = await countJobsByStatus(sys.sql, batchId);
-  return (
-    row.succeededJobs === c.succeeded &&
-    row.failedJobs === c.failed &&
-    row.cancelledJobs === c.cancelled &&
-    c.pending + c.running === 0 &&
-    row.totalJobs === c.succeeded + c.failed + c.cancelled
-  );
 }
 
 async function run(sys: System, w: Workload) {
