@@ -34,6 +34,16 @@ async function liveMembers(pgid: number): Promise<string[]> {
     .filter((line) => line && !/^\d+\s+Z/.test(line));
 }
 
+/** The group's live members that `which` picks, once none are left or 30 s have passed. */
+async function membersLeft(pgid: number, which: (member: string) => boolean = () => true): Promise<string[]> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const left = (await liveMembers(pgid)).filter(which);
+    if (left.length === 0 || Date.now() > deadline) return left;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /**
  * `command` started in a process group of its own, as a terminal's foreground job is,
  * with its own ports, data directory and database; `run` gets it once its banner is out
@@ -97,13 +107,7 @@ it('`npm start` stopped by a signal to npm alone (kill, timeout, a process manag
     // died of it and left the start script, the worker, the API and the dev server running.
     process.kill(pid, 'SIGTERM');
     await exited;
-    const deadline = Date.now() + 30_000;
-    let left = await liveMembers(pid);
-    while (left.length > 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 200));
-      left = await liveMembers(pid);
-    }
-    expect(left).toEqual([]);
+    expect(await membersLeft(pid)).toEqual([]);
     expect(out()).toContain('"msg":"worker stopped"');
     expect(out()).toContain('"msg":"api shutting down"');
   });
@@ -148,19 +152,12 @@ it('the API on a port already taken exits 1 saying so, not with a stack trace of
 
 it('when the start script dies without stopping them (kill -9), the worker and the API stop by themselves', async () => {
   await withStarted('npm', ['start'], async ({ pid, out, env }) => {
-    // The script itself: npm's process, after its shell's exec, is the node running scripts/start.ts.
+    // The script itself: npm's child, its shell after the exec, is the node running scripts/start.ts.
     const members = await liveMembers(pid);
     const script = members.find((m) => m.includes('scripts/start.ts'));
     expect(script, members.join('\n')).toBeDefined();
     process.kill(Number(script!.split(/\s+/)[0]), 'SIGKILL');
-    const deadline = Date.now() + 30_000;
-    const ours = async () => (await liveMembers(pid)).filter((m) => m.includes('worker.ts') || m.includes('api/server.ts'));
-    let left = await ours();
-    while (left.length > 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 200));
-      left = await ours();
-    }
-    expect(left).toEqual([]);
+    expect(await membersLeft(pid, (m) => m.includes('worker.ts') || m.includes('api/server.ts'))).toEqual([]);
     expect(out()).toContain('"msg":"worker stopped"');
     expect(out()).toContain('"msg":"api shutting down"');
     // The port is free again: the next start can have it.
